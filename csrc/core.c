@@ -1,0 +1,301 @@
+/* The CPython side of the core: a greenlet is a stack slice (stack.c) plus
+ * the interpreter state of pystate.h.  Every entry point runs with the GIL
+ * held (see build_ffi.py), so the thread state can be swapped in place.
+ */
+#include "pystate.h"
+#include "stack.h"
+#include "gcffi.h"
+
+struct gcffi_coro {
+    gcffi_stack stack;          /* first, so a gcffi_stack * is a gcffi_coro * */
+    gcffi_pystate py;
+};
+
+/* The Python-level bottom of every greenlet: an extern "Python" function
+ * (build_ffi.py).  It returns the greenlet to continue with once this one
+ * has finished, and never raises. */
+extern gcffi_coro *gcffi_entry(void);
+
+/* A new greenlet keeps its parent's recursion depth, less this much
+ * headroom if needed, so that its entry can always be called. */
+#define ENTRY_HEADROOM 50
+
+/* First data-stack chunk of a new greenlet (3.11+).  CPython adds chunks of
+ * its own when frames outgrow it and frees them as they empty. */
+#define ROOT_CHUNK_SIZE 4096
+
+void
+gcffi_fatal(const char *msg)
+{
+    Py_FatalError(msg);
+}
+
+const char *
+gcffi_platform(void)
+{
+    return gcffi_stack_platform();
+}
+
+static void
+pystate_save(gcffi_pystate *s, PyThreadState *ts)
+{
+#define SAVE(type, name, member) s->name = ts->member;
+    GCFFI_PYSTATE(SAVE)
+#undef SAVE
+    s->owned = 1;
+}
+
+static void
+pystate_restore(gcffi_pystate *s, PyThreadState *ts)
+{
+#define RESTORE(type, name, member) ts->member = s->name;
+    GCFFI_PYSTATE(RESTORE)
+#undef RESTORE
+    s->owned = 0;
+    ts->context_ver++;
+#if GCFFI_CFRAME_TRACING
+    ts->cframe->use_tracing = s->use_tracing;
+#endif
+}
+
+/* Hands the switcher's tracing flag to the greenlet about to run. */
+static void
+pystate_hand_over(gcffi_pystate *to, PyThreadState *ts)
+{
+#if GCFFI_CFRAME_TRACING
+    to->use_tracing = ts->cframe->use_tracing;
+#else
+    (void)to; (void)ts;
+#endif
+}
+
+/* Turns the thread state into that of a new greenlet about to run its first
+ * Python code: no frames, no exception, its own context and data stack. */
+static void
+pystate_start(gcffi_pystate *s, PyThreadState *ts)
+{
+    ts->exc_info = &ts->exc_state;
+#if PY_VERSION_HEX < 0x030B0000
+    ts->exc_state.exc_type = ts->exc_state.exc_value = ts->exc_state.exc_traceback = NULL;
+#else
+    ts->exc_state.exc_value = NULL;
+#endif
+    ts->exc_state.previous_item = NULL;
+    ts->context = s->context;   /* gr_context set before start, or NULL */
+    s->context = NULL;
+    ts->context_ver++;
+#if PY_VERSION_HEX < 0x030B0000
+    ts->frame = NULL;
+    ts->trash_delete_nesting = 0;
+    if (ts->recursion_depth > Py_GetRecursionLimit() - ENTRY_HEADROOM)
+        ts->recursion_depth = Py_GetRecursionLimit() > 2 * ENTRY_HEADROOM
+            ? Py_GetRecursionLimit() - ENTRY_HEADROOM : 0;
+#endif
+#if GCFFI_PY(0x030A) || GCFFI_PY(0x030B) || GCFFI_PY(0x030C)
+    ts->cframe = &ts->root_cframe;
+#endif
+#if GCFFI_CFRAME_TRACING
+    ts->root_cframe.use_tracing = s->use_tracing;
+#endif
+#if GCFFI_PY(0x030B)
+    ts->root_cframe.current_frame = NULL;
+    ts->trash_delete_nesting = 0;
+    if (ts->recursion_remaining < ENTRY_HEADROOM)
+        ts->recursion_remaining = ENTRY_HEADROOM;
+#endif
+#if GCFFI_PY(0x030C)
+    ts->root_cframe.current_frame = NULL;
+    ts->trash.delete_nesting = 0;
+#endif
+#if GCFFI_PY(0x030D)
+    ts->current_frame = NULL;
+    ts->delete_later = NULL;
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+    if (ts->py_recursion_remaining < ENTRY_HEADROOM)
+        ts->py_recursion_remaining = ENTRY_HEADROOM;
+    if (ts->c_recursion_remaining < ENTRY_HEADROOM)
+        ts->c_recursion_remaining = ENTRY_HEADROOM;
+#endif
+#if GCFFI_HAS_DATASTACK
+    {
+        /* Like a thread's first chunk: data[0] stays unused, so popping the
+         * greenlet's first frame never frees the chunk. */
+        _PyStackChunk *chunk = s->datastack_chunk;
+        s->datastack_chunk = NULL;
+        chunk->previous = NULL;
+        chunk->size = ROOT_CHUNK_SIZE;
+        chunk->top = 0;
+        ts->datastack_chunk = chunk;
+        ts->datastack_top = &chunk->data[1];
+        ts->datastack_limit = (PyObject **)((char *)chunk + ROOT_CHUNK_SIZE);
+    }
+#endif
+    s->owned = 0;
+}
+
+/* After the greenlet's bottom frame has returned: its data stack is empty. */
+static void
+pystate_finish(gcffi_pystate *s, PyThreadState *ts)
+{
+#if GCFFI_HAS_DATASTACK
+    PyMem_RawFree(ts->datastack_chunk);
+    ts->datastack_chunk = NULL;
+    ts->datastack_top = ts->datastack_limit = NULL;
+#endif
+    pystate_save(s, ts);    /* keeps its context, for gr_context */
+}
+
+static gcffi_stack *
+python_body(gcffi_stack *stack)
+{
+    gcffi_coro *self = (gcffi_coro *)stack;
+    PyThreadState *ts = PyThreadState_Get();
+    gcffi_coro *next;
+
+    pystate_start(&self->py, ts);
+    next = gcffi_entry();
+    if (next == NULL)
+        gcffi_fatal("greenlet_cffi: a greenlet's Python entry failed");
+    pystate_finish(&self->py, ts);
+    pystate_hand_over(&next->py, ts);
+    return &next->stack;
+}
+
+static gcffi_coro *
+coro_alloc(void)
+{
+    gcffi_coro *c = PyMem_RawCalloc(1, sizeof(gcffi_coro));
+    if (c != NULL)
+        c->py.owned = 1;
+    return c;
+}
+
+gcffi_coro *
+gcffi_new_main(void)
+{
+    gcffi_coro *c = coro_alloc();
+    if (c != NULL) {
+        gcffi_stack_init_main(&c->stack);
+        c->py.owned = 0;        /* its state is the live thread state */
+    }
+    return c;
+}
+
+gcffi_coro *
+gcffi_new(void)
+{
+    gcffi_coro *c = coro_alloc();
+    if (c != NULL)
+        gcffi_stack_init(&c->stack, python_body);
+    return c;
+}
+
+void
+gcffi_free(gcffi_coro *c)
+{
+    if (c == NULL)
+        return;
+    if (c->py.owned) {
+        /* Unstarted, finished, or suspended for good (its thread is gone).
+         * A suspended greenlet's frames stay allocated: frame objects may
+         * still point into its data stack. */
+        Py_CLEAR(c->py.context);
+        Py_CLEAR(c->py.exc_value);
+#if PY_VERSION_HEX < 0x030B0000
+        Py_CLEAR(c->py.exc_type);
+        Py_CLEAR(c->py.exc_traceback);
+#endif
+#if GCFFI_HAS_DATASTACK
+        if (c->stack.state == GCFFI_UNSTARTED)
+            PyMem_RawFree(c->py.datastack_chunk);
+#endif
+    }
+    gcffi_stack_release(&c->stack);
+    PyMem_RawFree(c);
+}
+
+int
+gcffi_transfer(gcffi_coro *origin, gcffi_coro *target)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    int r;
+
+#if GCFFI_HAS_DATASTACK
+    if (target->stack.state == GCFFI_UNSTARTED && target->py.datastack_chunk == NULL) {
+        target->py.datastack_chunk = PyMem_RawMalloc(ROOT_CHUNK_SIZE);
+        if (target->py.datastack_chunk == NULL)
+            return -1;
+    }
+#endif
+    pystate_hand_over(&target->py, ts);
+    pystate_save(&origin->py, ts);
+    r = gcffi_stack_transfer(&origin->stack, &target->stack);
+    if (r < 0)
+        pystate_hand_over(&origin->py, ts);     /* nothing moved */
+    /* Resumed, or still here: this is origin's state again. */
+    pystate_restore(&origin->py, ts);
+    return r;
+}
+
+static int
+append_result(uintptr_t out_list, PyObject *obj)
+{
+    int r = PyList_Append((PyObject *)out_list, obj ? obj : Py_None);
+    Py_XDECREF(obj);
+    return r;
+}
+
+int
+gcffi_top_frame(gcffi_coro *c, uintptr_t out_list)
+{
+    PyObject *frame = NULL;
+    if (c->stack.state == GCFFI_STARTED && c->py.owned && c->py.frame != NULL) {
+#if PY_VERSION_HEX < 0x030B0000
+        frame = (PyObject *)c->py.frame;
+        Py_INCREF(frame);
+#else
+        /* Only CPython can make the frame object: let it see the suspended
+         * greenlet's top frame for the time of one call. */
+        PyThreadState *ts = PyThreadState_Get();
+#  if GCFFI_PY(0x030D)
+        struct _PyInterpreterFrame *keep = ts->current_frame;
+        ts->current_frame = c->py.frame;
+        frame = (PyObject *)PyThreadState_GetFrame(ts);
+        ts->current_frame = keep;
+#  else
+        struct _PyInterpreterFrame *keep = ts->cframe->current_frame;
+        ts->cframe->current_frame = c->py.frame;
+        frame = (PyObject *)PyThreadState_GetFrame(ts);
+        ts->cframe->current_frame = keep;
+#  endif
+#endif
+    }
+    return append_result(out_list, frame);
+}
+
+int
+gcffi_get_context(gcffi_coro *c, int running, uintptr_t out_list)
+{
+    PyObject *ctx = running ? PyThreadState_Get()->context : c->py.context;
+    Py_XINCREF(ctx);
+    return append_result(out_list, ctx);
+}
+
+void
+gcffi_set_context(gcffi_coro *c, int running, uintptr_t ctx_id)
+{
+    PyObject *ctx = (PyObject *)ctx_id, *old;
+    Py_XINCREF(ctx);
+    if (running) {
+        PyThreadState *ts = PyThreadState_Get();
+        old = ts->context;
+        ts->context = ctx;
+        ts->context_ver++;
+    }
+    else {
+        old = c->py.context;
+        c->py.context = ctx;
+    }
+    Py_XDECREF(old);
+}

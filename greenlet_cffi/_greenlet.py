@@ -1,0 +1,414 @@
+"""The greenlet API, written once for every interpreter.
+
+Everything but "move the C stack and the interpreter's per-thread state" is
+here; the backend (_backend.py) only starts greenlets, transfers control
+between them and reads a suspended one's frame and context.
+
+How a switch travels: the switcher puts ``(origin, payload)`` in the
+target's ``_inbox``, makes the target its thread's current greenlet and calls
+``_b.transfer``.  The target wakes up either inside its own earlier
+``_b.transfer`` call (``_arrive``) or, on its first switch, at the bottom of
+its new stack (``_bootstrap``), and takes the payload from its inbox.  A
+payload is ``(args, kwargs, exception)``; only one of the two is used.
+"""
+import threading
+from contextvars import Context
+from types import TracebackType
+
+from . import _backend as _b
+
+__all__ = ["greenlet", "getcurrent", "GreenletExit", "error",
+           "settrace", "gettrace"]
+
+
+class error(Exception):
+    """Raised for a switch or throw that cannot be made."""
+
+
+class GreenletExit(BaseException):
+    """Thrown into a greenlet to end it; returned, not raised, to its parent."""
+
+
+_UNSTARTED, _STARTED, _DEAD = 0, 1, 2
+_tls = threading.local()
+
+
+class _ThreadState:
+    """The greenlets of one thread."""
+    __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
+                 "__weakref__")
+
+
+class _ThreadEnd:
+    """Lives in the thread's locals only, so it goes when the thread ends."""
+    __slots__ = ("ts",)
+
+    def __init__(self, ts):
+        self.ts = ts
+
+    def __del__(self):
+        ts = self.ts
+        ts.alive = False
+        # Greenlets waiting to be killed by this thread never will be:
+        # release them without running.
+        del ts.doomed[:]
+
+
+def _new_thread_state():
+    ts = _ThreadState()
+    ts.trace = ts.starting = None
+    ts.doomed = []
+    ts.alive = True
+    main = object.__new__(greenlet)
+    main._ts = ts
+    main._handle = _b.main_handle()
+    main._parent = main._run = main._inbox = None
+    main._state = _STARTED
+    ts.main = ts.current = main
+    _tls.state = ts
+    _tls.end = _ThreadEnd(ts)
+    return ts
+
+
+def _thread_state():
+    try:
+        return _tls.state
+    except AttributeError:
+        return _new_thread_state()
+
+
+def getcurrent():
+    """Return the greenlet running in this thread."""
+    ts = _thread_state()
+    if ts.doomed:
+        _kill_doomed(ts)
+    return ts.current
+
+
+def settrace(callback):
+    """Set this thread's switch trace callback; return the previous one."""
+    ts = _thread_state()
+    old, ts.trace = ts.trace, callback
+    return old
+
+
+def gettrace():
+    """Return this thread's switch trace callback, or None."""
+    return _thread_state().trace
+
+
+class greenlet:
+    """A lightweight coroutine: ``greenlet(run=None, parent=None)``."""
+
+    __slots__ = ("_ts", "_handle", "_parent", "_run", "_state", "_inbox",
+                 "__dict__", "__weakref__")
+
+    def __new__(cls, *args, **kwargs):
+        # Set up here, not in __init__, so that subclasses that never call
+        # greenlet.__init__ still work.
+        self = object.__new__(cls)
+        ts = _thread_state()
+        self._ts = ts
+        self._handle = _b.new_handle()
+        self._parent = ts.current
+        self._run = self._inbox = None
+        self._state = _UNSTARTED
+        return self
+
+    def __init__(self, run=None, parent=None):
+        if run is not None:
+            self.run = run
+        if parent is not None:
+            self.parent = parent
+
+    # -- switching -----------------------------------------------------
+
+    def switch(self, *args, **kwargs):
+        """Switch to this greenlet, passing args/kwargs; return what is
+        passed back when something switches to the caller again."""
+        return _switch_to(self, (args, kwargs, None))
+
+    def throw(self, typ=GreenletExit, val=None, tb=None):
+        """Raise an exception in this greenlet (immediately, by switching
+        to it) and return what is passed back to the caller."""
+        exc = _exception(typ, val, tb)
+        if self._state == _DEAD and isinstance(exc, GreenletExit):
+            # A dead greenlet "returns" the GreenletExit, as run would have.
+            return _switch_to(self, ((exc,), None, None))
+        return _switch_to(self, (None, None, exc))
+
+    # -- attributes ----------------------------------------------------
+
+    @property
+    def run(self):
+        """The callable run on the first switch; gone once started."""
+        if self._state != _UNSTARTED or self._run is None:
+            raise AttributeError("run")
+        return self._run
+
+    @run.setter
+    def run(self, value):
+        if self._state != _UNSTARTED:
+            raise AttributeError("run cannot be set after the start of the greenlet")
+        self._run = value
+
+    @run.deleter
+    def run(self):
+        if self._state != _UNSTARTED:
+            raise AttributeError("run cannot be deleted after the start of the greenlet")
+        self._run = None
+
+    @property
+    def parent(self):
+        """The greenlet that receives this one's result (None for main)."""
+        return self._parent
+
+    @parent.setter
+    def parent(self, value):
+        if not isinstance(value, greenlet):
+            raise TypeError("parent must be a greenlet")
+        p = value
+        while p is not None:
+            if p is self:
+                raise ValueError("cyclic parent chain")
+            p = p._parent
+        if value._ts is not self._ts:
+            if self._state != _UNSTARTED:
+                raise ValueError("parent cannot be on a different thread")
+            self._ts = value._ts    # an unstarted greenlet goes with its parent
+        self._parent = value
+
+    @parent.deleter
+    def parent(self):
+        raise AttributeError("can't delete attribute")
+
+    @property
+    def dead(self):
+        """True once the greenlet has finished (or its thread has)."""
+        return self._state == _DEAD or not self._ts.alive
+
+    def __bool__(self):
+        return self._state == _STARTED and self._ts.alive
+
+    @property
+    def gr_frame(self):
+        """The frame a suspended greenlet will resume in; else None."""
+        if self._state != _STARTED or self._ts.current is self or not self._ts.alive:
+            return None
+        f = _b.top_frame(self._handle)
+        while f is not None and f.f_code.co_filename in _OWN_FILES:
+            f = f.f_back
+        return f
+
+    @property
+    def gr_context(self):
+        """The contextvars.Context this greenlet runs in (None: none yet)."""
+        return _b.get_context(self._handle, self._running_here())
+
+    @gr_context.setter
+    def gr_context(self, ctx):
+        if ctx is not None and not isinstance(ctx, Context):
+            raise TypeError("greenlet context must be a contextvars.Context or None")
+        _b.set_context(self._handle, self._running_here(), ctx)
+
+    @gr_context.deleter
+    def gr_context(self):
+        raise AttributeError("can't delete context attribute")
+
+    def _running_here(self):
+        """Whether this greenlet is the one running in this thread, and so
+        its context is the live one; refuses one running in another thread."""
+        running = self._ts.current is self and self._ts.alive
+        if running and self._ts is not _thread_state():
+            raise ValueError("cannot access the context of a greenlet running in another thread")
+        return running
+
+    def __repr__(self):
+        ts = self._ts
+        name = "greenlet.greenlet" if type(self) is greenlet else type(self).__name__
+        head = "<%s object at %#x (otid=%#x)" % (name, id(self), id(ts))
+        if self._state == _DEAD or (self._state == _STARTED and not ts.alive):
+            return head + (" dead>" if ts.alive else " (thread exited) dead>")
+        if ts.current is self:
+            where = " current"
+        elif self._state == _STARTED:
+            where = " suspended"
+        else:
+            where = ""
+        return "%s%s%s%s%s>" % (
+            head, where, " active" if self._state == _STARTED else "",
+            " started" if self._state == _STARTED else " pending",
+            " main" if self._parent is None and self is ts.main else "")
+
+    # -- collection ----------------------------------------------------
+
+    def __del__(self):
+        # An unfinished greenlet is ended by raising GreenletExit in it, in
+        # its own thread; one left by a dead thread is released unrun.
+        if self._state != _STARTED or self._parent is None or _thread_state is None:
+            return
+        ts = self._ts
+        if not ts.alive:
+            return
+        if _tls.__dict__.get("state") is ts:
+            _kill(self)
+        else:
+            ts.doomed.append(self)      # its thread kills it on its next switch
+
+    getcurrent = staticmethod(getcurrent)
+    settrace = staticmethod(settrace)
+    gettrace = staticmethod(gettrace)
+    GreenletExit = GreenletExit
+    error = error
+
+
+# Frames of this file are hidden from gr_frame.
+_OWN_FILES = frozenset([__file__, getattr(_b, "__file__", None)])
+_lost = []  # greenlets that survived their kill: kept, never freed
+
+
+def _kill(g):
+    ts = g._ts
+    g._parent = ts.current          # the kill comes back here
+    _switch_to(g, (None, None, GreenletExit()))
+    if g._state != _DEAD:
+        # It caught GreenletExit and switched away.  Its stack may still be
+        # linked below running greenlets, so it must never be freed.
+        _lost.append(g)
+
+
+def _kill_doomed(ts):
+    while ts.doomed:
+        _kill(ts.doomed.pop())
+
+
+def _exception(typ, val, tb):
+    """The exception instance that throw(typ, val, tb) raises."""
+    if tb is not None and not isinstance(tb, TracebackType):
+        raise TypeError("throw() third argument must be a traceback object")
+    if isinstance(typ, type) and issubclass(typ, BaseException):
+        if isinstance(val, typ):
+            exc = val
+        elif val is None:
+            exc = typ()
+        elif isinstance(val, tuple):
+            exc = typ(*val)
+        else:
+            exc = typ(val)
+    elif isinstance(typ, BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        exc = typ
+    else:
+        raise TypeError("exceptions must be classes, or instances, not %s"
+                        % type(typ).__name__)
+    if tb is not None:
+        exc = exc.with_traceback(tb)
+    return exc
+
+
+def _unpack(args, kwargs):
+    if kwargs:
+        return (args, kwargs) if args else kwargs
+    return args[0] if len(args) == 1 else args
+
+
+def _switch_to(target, payload):
+    ts = _thread_state()
+    if target._ts is not ts:
+        raise error("cannot switch to a different thread")
+    if ts.doomed:
+        _kill_doomed(ts)
+    origin = ts.current
+    while target._state == _DEAD:       # a dead greenlet hands over to its parent
+        target = target._parent
+    if target is origin:
+        args, kwargs, exc = payload
+        if exc is not None:
+            raise exc
+        return _unpack(args, kwargs)
+    if target._state == _UNSTARTED:
+        _prepare_start(ts, target)
+    target._inbox = (origin, payload)
+    ts.current = target
+    if _b.transfer(origin._handle, target._handle):
+        ts.current = origin
+        target._inbox = None
+        raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
+    return _arrive(origin)
+
+
+def _prepare_start(ts, target):
+    # Looked up in the switcher, as greenlet does: a missing run raises here.
+    target._run = target.run
+    target._state = _STARTED
+    ts.starting = target
+
+
+def _arrive(self):
+    """Take what was passed to the greenlet now running."""
+    origin, (args, kwargs, exc) = self._inbox
+    self._inbox = None
+    trace = self._ts.trace
+    if trace is not None:
+        exc = _call_trace(self._ts, trace, exc, origin, self)
+    if exc is not None:
+        raise exc
+    return _unpack(args, kwargs)
+
+
+def _call_trace(ts, trace, exc, origin, target):
+    try:
+        trace("throw" if exc is not None else "switch", (origin, target))
+    except BaseException as e:
+        ts.trace = None     # a failing callback is removed...
+        return e            # ...and its exception is raised in the target
+    return exc
+
+
+def _bootstrap():
+    """Bottom of every greenlet: run it, then say where to go next."""
+    ts = _tls.state
+    self = ts.starting
+    ts.starting = None
+    try:
+        run = self._run
+        self._run = None
+        origin, (args, kwargs, exc) = self._inbox
+        self._inbox = None
+        if ts.trace is not None:
+            exc = _call_trace(ts, ts.trace, exc, origin, self)
+        if exc is not None:
+            raise exc       # thrown into before it started: dies unrun
+        result = run(*args, **kwargs) if kwargs else run(*args)
+        payload = ((result,), None, None)
+    except GreenletExit as e:
+        payload = ((e,), None, None)
+    except BaseException as e:
+        payload = (None, None, e)
+    self._state = _DEAD
+    return _finish(ts, self, payload)
+
+
+def _finish(ts, dead, payload):
+    """Hand the finished greenlet's result to its parent (or further up),
+    starting the parent if it never ran; return the handle to go to."""
+    target = dead._parent
+    while True:
+        while target._state == _DEAD:
+            target = target._parent
+        if target._state == _UNSTARTED:
+            try:
+                _prepare_start(ts, target)
+            except BaseException as e:
+                payload = (None, None, e)
+                target = target._parent
+                continue
+        break
+    # The inbox also keeps the dead greenlet alive until the target runs.
+    target._inbox = (dead, payload)
+    ts.current = target
+    return target._handle
+
+
+_b.set_entry(_bootstrap)
