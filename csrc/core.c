@@ -146,6 +146,21 @@ pystate_finish(gcffi_pystate *s, PyThreadState *ts)
     pystate_save(s, ts);    /* keeps its context, for gr_context */
 }
 
+/* What a greenlet needs before it can be switched to: a first data-stack
+ * chunk if it is about to start. */
+static int
+prepare(gcffi_coro *target)
+{
+#if GCFFI_HAS_DATASTACK
+    if (target->stack.state == GCFFI_UNSTARTED && target->py.datastack_chunk == NULL) {
+        target->py.datastack_chunk = PyMem_RawMalloc(ROOT_CHUNK_SIZE);
+        if (target->py.datastack_chunk == NULL)
+            return -1;
+    }
+#endif
+    return 0;
+}
+
 static gcffi_stack *
 python_body(gcffi_stack *stack)
 {
@@ -157,6 +172,8 @@ python_body(gcffi_stack *stack)
     next = gcffi_entry();
     if (next == NULL)
         gcffi_fatal("greenlet_cffi: a greenlet's Python entry failed");
+    if (prepare(next) < 0)
+        gcffi_fatal("greenlet_cffi: no memory to start a greenlet");
     pystate_finish(&self->py, ts);
     pystate_hand_over(&next->py, ts);
     return &next->stack;
@@ -221,13 +238,8 @@ gcffi_transfer(gcffi_coro *origin, gcffi_coro *target)
     PyThreadState *ts = PyThreadState_Get();
     int r;
 
-#if GCFFI_HAS_DATASTACK
-    if (target->stack.state == GCFFI_UNSTARTED && target->py.datastack_chunk == NULL) {
-        target->py.datastack_chunk = PyMem_RawMalloc(ROOT_CHUNK_SIZE);
-        if (target->py.datastack_chunk == NULL)
-            return -1;
-    }
-#endif
+    if (prepare(target) < 0)
+        return -1;
     pystate_hand_over(&target->py, ts);
     pystate_save(&origin->py, ts);
     r = gcffi_stack_transfer(&origin->stack, &target->stack);

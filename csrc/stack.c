@@ -49,7 +49,10 @@ gcffi_stack_release(gcffi_stack *s)
 static int
 save_upto(gcffi_stack *g, char *upto)
 {
-    size_t need = (size_t)(upto - g->start);
+    size_t need;
+    if (ADDR(upto) <= ADDR(g->start))
+        return 0;               /* all of g lies above: nothing in the way */
+    need = (size_t)(upto - g->start);
     if (need <= g->saved)
         return 0;
     if (need > g->capacity) {
@@ -112,6 +115,8 @@ restore_cb(void *sp, void *arg)
     return result;
 }
 
+int gcffi_stack_transfer(gcffi_stack *origin, gcffi_stack *target);
+
 static int
 switch_to(gcffi_stack *origin, gcffi_stack *target)
 {
@@ -126,7 +131,7 @@ switch_to(gcffi_stack *origin, gcffi_stack *target)
         gcffi_stack *next = target->body(target);
         target->state = GCFFI_FINISHED;
         gcffi_stack_release(target);
-        switch_to(target, next);        /* returns only on failure */
+        gcffi_stack_transfer(target, next);     /* returns only on failure */
         gcffi_fatal("greenlet_cffi: no memory to leave a finished greenlet");
     }
     return 0;

@@ -117,9 +117,11 @@ class greenlet:
 
     def __init__(self, run=None, parent=None):
         if run is not None:
-            self.run = run
+            # Into the slot, as greenlet does: a run method defined on a
+            # subclass still takes precedence when the greenlet starts.
+            greenlet.run.fset(self, run)
         if parent is not None:
-            self.parent = parent
+            greenlet.parent.fset(self, parent)
 
     # -- switching -----------------------------------------------------
 
@@ -131,6 +133,8 @@ class greenlet:
     def throw(self, typ=GreenletExit, val=None, tb=None):
         """Raise an exception in this greenlet (immediately, by switching
         to it) and return what is passed back to the caller."""
+        if not isinstance(self, greenlet):
+            raise TypeError("throw() needs a greenlet, not %s" % type(self).__name__)
         exc = _exception(typ, val, tb)
         if self._state == _DEAD and isinstance(exc, GreenletExit):
             # A dead greenlet "returns" the GreenletExit, as run would have.
@@ -165,6 +169,8 @@ class greenlet:
 
     @parent.setter
     def parent(self, value):
+        if self._parent is None and self is self._ts.main:
+            raise AttributeError("cannot set the parent of a main greenlet")
         if not isinstance(value, greenlet):
             raise TypeError("parent must be a greenlet")
         p = value
@@ -315,8 +321,11 @@ def _unpack(args, kwargs):
 
 def _switch_to(target, payload):
     ts = _thread_state()
-    if target._ts is not ts:
-        raise error("cannot switch to a different thread")
+    try:
+        if target._ts is not ts:
+            raise error("cannot switch to a different thread")
+    except AttributeError:
+        raise TypeError("switch() needs a greenlet, not %s" % type(target).__name__) from None
     if ts.doomed:
         _kill_doomed(ts)
     origin = ts.current
@@ -331,11 +340,15 @@ def _switch_to(target, payload):
         _prepare_start(ts, target)
     target._inbox = (origin, payload)
     ts.current = target
-    if _b.transfer(origin._handle, target._handle):
-        ts.current = origin
+    here = origin._handle
+    # While suspended, this frame must not hold the greenlet itself, or it
+    # could never be collected (and killed).
+    del origin, payload
+    if _b.transfer(here, target._handle):
+        ts.current = target._inbox[0]     # nothing moved: we are still origin
         target._inbox = None
         raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
-    return _arrive(origin)
+    return _arrive(ts.current)
 
 
 def _prepare_start(ts, target):
@@ -378,6 +391,9 @@ def _bootstrap():
         self._inbox = None
         if ts.trace is not None:
             exc = _call_trace(ts, ts.trace, exc, origin, self)
+        # Hold no reference to the greenlet while it runs, so that it can
+        # be collected (and killed) like any object.
+        del self, origin
         if exc is not None:
             raise exc       # thrown into before it started: dies unrun
         result = run(*args, **kwargs) if kwargs else run(*args)
@@ -386,6 +402,7 @@ def _bootstrap():
         payload = ((e,), None, None)
     except BaseException as e:
         payload = (None, None, e)
+    self = ts.current
     self._state = _DEAD
     return _finish(ts, self, payload)
 
