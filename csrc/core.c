@@ -36,6 +36,54 @@ gcffi_platform(void)
     return gcffi_stack_platform();
 }
 
+#if GCFFI_CSTACK_FRAMES
+/* The C-stack frames of a suspended greenlet are not where its Python frames
+ * point any more: its stack slice is in the heap or overwritten.  So that
+ * f_back (and gr_frame) never follows them, link each Python frame past them
+ * when the greenlet leaves, remembering the links to restore on return: the
+ * eval loop needs them to unwind.  This walks the greenlet's frames. */
+static void
+hide_cstack_frames(gcffi_pystate *s)
+{
+    struct _PyInterpreterFrame *f = s->frame;
+    s->nlinks = 0;
+    while (f != NULL) {
+        struct _PyInterpreterFrame *p = f->previous;
+        if (p != NULL && p->owner == FRAME_OWNED_BY_CSTACK) {
+            struct _PyInterpreterFrame *q = p;
+            while (q != NULL && q->owner == FRAME_OWNED_BY_CSTACK)
+                q = q->previous;
+            if (s->nlinks == s->maxlinks) {
+                int n = s->maxlinks ? 2 * s->maxlinks : 8;
+                gcffi_link *links = PyMem_RawRealloc(s->links, n * sizeof(gcffi_link));
+                if (links == NULL)
+                    return;     /* introspection may then see stale links */
+                s->links = links;
+                s->maxlinks = n;
+            }
+            s->links[s->nlinks].frame = f;
+            s->links[s->nlinks].previous = p;
+            s->nlinks++;
+            f->previous = q;
+            p = q;
+        }
+        f = p;
+    }
+}
+
+static void
+show_cstack_frames(gcffi_pystate *s)
+{
+    int i;
+    for (i = 0; i < s->nlinks; i++)
+        s->links[i].frame->previous = s->links[i].previous;
+    s->nlinks = 0;
+}
+#else
+#define hide_cstack_frames(s) ((void)0)
+#define show_cstack_frames(s) ((void)0)
+#endif
+
 static void
 pystate_save(gcffi_pystate *s, PyThreadState *ts)
 {
@@ -43,11 +91,13 @@ pystate_save(gcffi_pystate *s, PyThreadState *ts)
     GCFFI_PYSTATE(SAVE)
 #undef SAVE
     s->owned = 1;
+    hide_cstack_frames(s);
 }
 
 static void
 pystate_restore(gcffi_pystate *s, PyThreadState *ts)
 {
+    show_cstack_frames(s);
 #define RESTORE(type, name, member) ts->member = s->name;
     GCFFI_PYSTATE(RESTORE)
 #undef RESTORE
@@ -228,6 +278,9 @@ gcffi_free(gcffi_coro *c)
             PyMem_RawFree(c->py.datastack_chunk);
 #endif
     }
+#if GCFFI_CSTACK_FRAMES
+    PyMem_RawFree(c->py.links);
+#endif
     gcffi_stack_release(&c->stack);
     PyMem_RawFree(c);
 }

@@ -94,6 +94,19 @@
     FIELD(PyObject *, delete_later, delete_later)
 #endif
 
+/* From 3.12 each entry into the eval loop links a frame that lives on the
+ * C stack between the Python frames (see core.c: hide_cstack_frames). */
+#define GCFFI_CSTACK_FRAMES (PY_VERSION_HEX >= 0x030C0000)
+#if GCFFI_CSTACK_FRAMES
+#  ifndef Py_BUILD_CORE
+#    define Py_BUILD_CORE 1
+#  endif
+#  include "internal/pycore_frame.h"
+typedef struct {
+    struct _PyInterpreterFrame *frame, *previous;
+} gcffi_link;
+#endif
+
 /* Python frames live in per-thread data-stack chunks from 3.11 on. */
 #define GCFFI_HAS_DATASTACK (PY_VERSION_HEX >= 0x030B0000)
 /* The tracing flag lives in each C-level eval frame in 3.10 and 3.11. */
@@ -104,6 +117,10 @@ typedef struct {
     GCFFI_PYSTATE(GCFFI_DECLARE)
 #undef GCFFI_DECLARE
     int owned;                  /* slots hold the references (suspended) */
+#if GCFFI_CSTACK_FRAMES
+    gcffi_link *links;          /* frame links bent past C-stack frames */
+    int nlinks, maxlinks;
+#endif
 #if GCFFI_CFRAME_TRACING
     int use_tracing;            /* the switcher's flag, handed to us */
 #endif
