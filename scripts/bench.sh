@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job: set up CPython 3.11 and PyPy (scripts/setup_venvs.sh) and run
+# the benchmark on each, greenlet_cffi beside that interpreter's reference
+# greenlet (PyPI's on CPython, PyPy's bundled one on PyPy), plus the C-level
+# floor of one raw switch of the core.
+# Usage: scripts/bench.sh [--quick] [NAME...]   (default: cp311 pypy3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV_ROOT=${VENV_ROOT:-.venvs}
+args=()
+names=()
+for a in "$@"; do
+    case $a in -*) args+=("$a") ;; *) names+=("$a") ;; esac
+done
+[ ${#names[@]} -gt 0 ] || names=(cp311 pypy3)
+
+bash scripts/setup_venvs.sh "${names[@]}"
+for name in "${names[@]}"; do
+    echo
+    echo "================ $name ================"
+    "$VENV_ROOT/$name/bin/python" bench/bench.py "${args[@]}"
+done

@@ -1,0 +1,356 @@
+"""Garbage collection of greenlets.
+
+Single-thread collection is tested in-process; anything mixing threads and
+collection runs in a child interpreter.
+"""
+import gc
+import sys
+import weakref
+
+import pytest
+
+from greenlet_cffi import GreenletExit, getcurrent, greenlet
+
+PRELUDE = """
+import gc, sys, threading, weakref
+import greenlet_cffi
+from greenlet_cffi import greenlet, getcurrent, GreenletExit, error
+def collect():
+    for _ in range(4):
+        gc.collect()
+"""
+
+
+def _make_logging_greenlet(log, tag="g"):
+    def run():
+        try:
+            getcurrent().parent.switch("suspended")
+        except GreenletExit:
+            log.append((tag, "GreenletExit"))
+            raise
+        finally:
+            log.append((tag, "finally"))
+        log.append((tag, "after"))  # pragma: no cover
+
+    g = greenlet(run)
+    assert g.switch() == "suspended"
+    return g
+
+
+def test_garbage_suspended_greenlet_receives_greenlet_exit(collect):
+    log = []
+    g = _make_logging_greenlet(log)
+    ref = weakref.ref(g)
+    del g
+    collect()
+    assert log == [("g", "GreenletExit"), ("g", "finally")]
+    assert ref() is None
+
+
+def test_kill_on_collection_runs_inside_the_greenlet(collect):
+    main = getcurrent()
+    seen = []
+
+    def run():
+        try:
+            main.switch()
+        finally:
+            cur = getcurrent()
+            seen.append((cur is not main, cur.gr_frame is None))
+
+    g = greenlet(run)
+    g.switch()
+    del g
+    collect()
+    assert seen == [(True, True)]
+    # Control came back to us afterwards.
+    assert getcurrent() is main
+
+
+def test_garbage_greenlet_catching_exit_and_returning(collect):
+    log = []
+
+    def run():
+        try:
+            getcurrent().parent.switch()
+        except GreenletExit:
+            log.append("caught")
+            return "ignored result"
+
+    g = greenlet(run)
+    g.switch()
+    del g
+    collect()
+    assert log == ["caught"]
+
+
+def test_garbage_unstarted_greenlet_never_runs(collect):
+    ran = []
+    g = greenlet(lambda: ran.append("ran"))
+    ref = weakref.ref(g)
+    del g
+    collect()
+    assert ran == []
+    assert ref() is None
+
+
+def test_garbage_dead_greenlet_collected(collect):
+    g = greenlet(lambda: "x")
+    g.switch()
+    ref = weakref.ref(g)
+    del g
+    collect()
+    assert ref() is None
+
+
+def test_many_garbage_suspended_greenlets(collect):
+    log = []
+    for i in range(100):
+        _make_logging_greenlet(log, i)
+    collect()
+    assert sorted(tag for tag, what in log if what == "finally") == list(range(100))
+    assert sorted(tag for tag, what in log if what == "GreenletExit") == list(range(100))
+
+
+def test_parent_reference_keeps_parent_alive(collect):
+    # A greenlet is only garbage when nobody refers to it, including the
+    # ``parent`` attribute of other greenlets.
+    log = []
+    parent = _make_logging_greenlet(log, "parent")
+    child = greenlet(lambda: getcurrent().parent.switch(), parent=parent)
+    parent_ref = weakref.ref(parent)
+    del parent
+    collect()
+    assert log == []
+    assert parent_ref() is child.parent
+    del child
+    collect()
+    assert ("parent", "finally") in log
+    assert parent_ref() is None
+
+
+def test_exception_in_finally_during_kill_does_not_propagate(collect, monkeypatch):
+    log = []
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook",
+                        lambda info: unraisable.append(info.exc_type))
+
+    def run():
+        try:
+            getcurrent().parent.switch()
+        finally:
+            log.append("finally")
+            raise ValueError("raised while being killed")
+
+    g = greenlet(run)
+    g.switch()
+    del g
+    collect()  # must not raise here
+    assert log == ["finally"]
+    # The error is reported as unraisable rather than raised.
+    assert unraisable == [ValueError]
+    # And everything still works afterwards.
+    assert greenlet(lambda: 3).switch() == 3
+
+
+def test_frames_released_after_kill(collect):
+    class Marker(object):
+        pass
+
+    def run():
+        local_obj = Marker()  # noqa: F841 - kept alive by the frame
+        getcurrent().parent.switch(weakref.ref(local_obj))
+
+    g = greenlet(run)
+    marker_ref = g.switch()
+    assert marker_ref() is not None
+    del g
+    collect()
+    assert marker_ref() is None
+
+
+def test_cycle_involving_dead_greenlet_collected(collect):
+    class Holder(object):
+        pass
+
+    h = Holder()
+    g = greenlet(lambda: None)
+    g.switch()
+    h.g = g
+    g.holder = h
+    ref = weakref.ref(g)
+    del g, h
+    collect()
+    assert ref() is None
+
+
+def test_cross_thread_drop_kills_in_owning_thread_later(check_script):
+    out = check_script(PRELUDE + """
+log = []
+dropped = threading.Event()
+created = threading.Event()
+done_checking = threading.Event()
+box = {}
+
+def body():
+    try:
+        getcurrent().parent.switch()
+    except GreenletExit:
+        log.append(("GreenletExit", threading.current_thread().name))
+        raise
+    finally:
+        log.append(("finally", threading.current_thread().name))
+
+def owner():
+    g = greenlet(body)
+    g.switch()
+    box["g"] = g
+    del g
+    created.set()
+    dropped.wait()
+    # Run greenlet code in the owning thread: the deferred kill happens.
+    for _ in range(3):
+        getcurrent()
+        greenlet(lambda: None).switch()
+        collect()
+    box["seen_in_owner"] = list(log)
+    done_checking.set()
+
+t = threading.Thread(target=owner, name="owner")
+t.start()
+created.wait()
+ref = weakref.ref(box["g"])
+del box["g"]
+collect()
+# Never killed in the wrong thread.
+print("main thread kills", [e for e in log if e[1] != "owner"])
+dropped.set()
+done_checking.wait()
+t.join()
+collect()
+print("owner saw", box["seen_in_owner"])
+print("wrong thread", [e for e in log if e[1] != "owner"])
+print("released", ref() is None)
+""")
+    assert out == [
+        "main thread kills []",
+        "owner saw [('GreenletExit', 'owner'), ('finally', 'owner')]",
+        "wrong thread []",
+        "released True",
+    ]
+
+
+def test_cross_thread_drop_many_greenlets(check_script):
+    out = check_script(PRELUDE + """
+log = []
+lock = threading.Lock()
+ready = threading.Event()
+go = threading.Event()
+box = {}
+
+def body(i):
+    try:
+        getcurrent().parent.switch()
+    finally:
+        with lock:
+            log.append((i, threading.current_thread().name))
+
+def owner():
+    box["gs"] = []
+    for i in range(30):
+        g = greenlet(body)
+        g.switch(i)
+        box["gs"].append(g)
+    ready.set()
+    go.wait()
+    for _ in range(3):
+        greenlet(lambda: None).switch()
+        collect()
+
+t = threading.Thread(target=owner, name="owner")
+t.start()
+ready.wait()
+del box["gs"]
+collect()
+wrong = [e for e in log if e[1] != "owner"]
+go.set()
+t.join()
+print("wrong", wrong)
+print("killed", sorted(i for i, _ in log))
+""")
+    assert out[0] == "wrong []"
+    assert out[1] == "killed %s" % (list(range(30)),)
+
+
+def test_suspended_greenlet_of_exited_thread_released_without_running(check_script):
+    out = check_script(PRELUDE + """
+log = []
+box = {}
+
+class Tracked(object):
+    pass
+
+def body():
+    obj = Tracked()
+    box["obj_ref"] = weakref.ref(obj)
+    try:
+        getcurrent().parent.switch()
+    finally:
+        log.append("finally ran")
+
+def owner():
+    g = greenlet(body)
+    g.switch()
+    box["g"] = g
+
+t = threading.Thread(target=owner)
+t.start()
+t.join()
+collect()
+ref = weakref.ref(box["g"])
+del box["g"]
+collect()
+print("log", log)
+print("greenlet released", ref() is None)
+print("still works", greenlet(lambda: 7).switch())
+""")
+    assert out == ["log []", "greenlet released True", "still works 7"]
+
+
+def test_greenlets_dropped_while_thread_exits(check_script):
+    # References are dropped from the main thread at about the time the
+    # owning threads end; whichever happens first, nothing must crash and
+    # nothing must run in the wrong thread.
+    out = check_script(PRELUDE + """
+import random
+random.seed(1234)
+log = []
+lock = threading.Lock()
+
+def body(tag):
+    try:
+        getcurrent().parent.switch()
+    finally:
+        with lock:
+            log.append((tag, threading.current_thread().name))
+
+shared = []
+def owner(n):
+    for i in range(10):
+        g = greenlet(body)
+        g.switch((n, i))
+        shared.append(g)
+
+for round_ in range(5):
+    ts = [threading.Thread(target=owner, args=(n,), name="t%d" % n)
+          for n in range(4)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    random.shuffle(shared)
+    del shared[:]
+    collect()
+bad = [(tag, name) for tag, name in log if name != "t%d" % tag[0]]
+print("bad", bad)
+print("ok")
+""")
+    assert out == ["bad []", "ok"]

@@ -1,0 +1,354 @@
+"""Greenlets and threads.
+
+Everything that lets greenlets of one thread meet another thread runs in a
+child interpreter so that a crash only fails the test concerned.
+"""
+import threading
+
+import pytest
+
+import greenlet_cffi
+from greenlet_cffi import getcurrent, greenlet
+
+PRELUDE = """
+import gc, sys, threading
+import greenlet_cffi
+from greenlet_cffi import greenlet, getcurrent, GreenletExit, error
+def collect():
+    for _ in range(4):
+        gc.collect()
+"""
+
+
+def test_each_thread_has_its_own_main_greenlet():
+    main = getcurrent()
+    seen = {}
+
+    def target():
+        cur = getcurrent()
+        seen["cur"] = cur
+        seen["parent"] = cur.parent
+        seen["again"] = getcurrent() is cur
+        seen["repr"] = repr(cur)
+        seen["dead"] = cur.dead
+        seen["bool"] = bool(cur)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    assert seen["cur"] is not main
+    assert isinstance(seen["cur"], greenlet)
+    assert seen["parent"] is None
+    assert seen["again"] is True
+    assert "main" in seen["repr"]
+    assert seen["dead"] is False
+    assert seen["bool"] is True
+    assert getcurrent() is main
+
+
+def test_greenlets_run_independently_in_threads():
+    results = {}
+    errors = []
+
+    def worker(n):
+        try:
+            main = getcurrent()
+
+            def run(x):
+                total = x
+                while True:
+                    x = main.switch(total)
+                    if x is None:
+                        return ("final", n, total)
+                    total += x
+
+            g = greenlet(run)
+            acc = g.switch(n)
+            for i in range(200):
+                acc = g.switch(1)
+            results[n] = (acc, g.switch(None), g.dead, g.parent is main)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for n in range(8):
+        assert results[n] == (n + 200, ("final", n, n + 200), True, True)
+
+
+def test_greenlet_created_in_thread_finished_there_is_dead_here():
+    box = {}
+
+    def target():
+        g = greenlet(lambda: "ran in thread")
+        box["result"] = g.switch()
+        box["g"] = g
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    assert box["result"] == "ran in thread"
+    assert box["g"].dead
+    assert not box["g"]
+
+
+def test_switch_and_throw_into_other_thread_raise_error(check_script):
+    out = check_script(PRELUDE + """
+ready = threading.Event()
+finish = threading.Event()
+box = {}
+
+def target():
+    box["main"] = getcurrent()
+    def run():
+        v = getcurrent().parent.switch("parked")
+        return v
+    g = greenlet(run)
+    box["g"] = g
+    box["first"] = g.switch()
+    ready.set()
+    finish.wait()
+    box["last"] = g.switch("finished in owner")
+
+t = threading.Thread(target=target)
+t.start()
+ready.wait()
+g = box["g"]
+for label, op in [("switch", lambda: g.switch(1)),
+                  ("throw", lambda: g.throw(KeyError)),
+                  ("throw-default", lambda: g.throw()),
+                  ("switch-main", lambda: box["main"].switch()),
+                  ("throw-main", lambda: box["main"].throw(ValueError))]:
+    try:
+        op()
+    except error as exc:
+        print(label, "error")
+    except BaseException as exc:
+        print(label, "WRONG", type(exc).__name__, exc)
+    else:
+        print(label, "no exception")
+print("dead", g.dead)
+finish.set()
+t.join()
+print("first", box["first"])
+print("last", box["last"])
+print("dead", g.dead)
+""")
+    assert out == [
+        "switch error",
+        "throw error",
+        "throw-default error",
+        "switch-main error",
+        "throw-main error",
+        "dead False",
+        "first parked",
+        "last finished in owner",
+        "dead True",
+    ]
+
+
+def test_switch_from_child_greenlet_into_other_thread_raises_error(check_script):
+    # The misuse happens inside a non-main greenlet of the calling thread;
+    # the error is raised there and can be handled there.
+    out = check_script(PRELUDE + """
+ready = threading.Event()
+finish = threading.Event()
+box = {}
+
+def target():
+    g = greenlet(lambda: getcurrent().parent.switch())
+    box["g"] = g
+    g.switch()
+    ready.set()
+    finish.wait()
+    g.switch()
+
+t = threading.Thread(target=target)
+t.start()
+ready.wait()
+
+def run():
+    try:
+        box["g"].switch()
+    except error:
+        return "caught in child"
+    return "no error"
+
+print(greenlet(run).switch())
+finish.set()
+t.join()
+print("ok")
+""")
+    assert out == ["caught in child", "ok"]
+
+
+def test_parent_in_other_thread(check_script):
+    out = check_script(PRELUDE + """
+ready = threading.Event()
+finish = threading.Event()
+box = {}
+
+def target():
+    box["main"] = getcurrent()
+    g = greenlet(lambda: getcurrent().parent.switch())
+    box["g"] = g
+    g.switch()
+    ready.set()
+    finish.wait()
+    g.switch()
+
+t = threading.Thread(target=target)
+t.start()
+ready.wait()
+
+# A started greenlet cannot be moved to a parent from another thread.
+started = greenlet(lambda: getcurrent().parent.switch())
+started.switch()
+for label, other in [("g", box["g"]), ("main", box["main"])]:
+    try:
+        started.parent = other
+    except ValueError:
+        print("started", label, "ValueError")
+    else:
+        print("started", label, "accepted")
+print("parent unchanged", started.parent is getcurrent())
+started.switch()
+
+# An unstarted greenlet whose parent lives in another thread belongs to
+# that thread: switching to it from here is an error and it never runs.
+ran = []
+pending = greenlet(lambda: ran.append(1))
+pending.parent = box["g"]
+try:
+    pending.switch()
+except error:
+    print("pending switch error")
+ctor = greenlet(lambda: ran.append(2), parent=box["g"])
+try:
+    ctor.switch()
+except error:
+    print("ctor switch error")
+print("ran", ran)
+finish.set()
+t.join()
+""")
+    assert out == [
+        "started g ValueError",
+        "started main ValueError",
+        "parent unchanged True",
+        "pending switch error",
+        "ctor switch error",
+        "ran []",
+    ]
+
+
+def test_suspended_greenlets_of_finished_threads_are_released(check_script):
+    out = check_script(PRELUDE + """
+import weakref
+refs = []
+keep = []
+
+def target(n):
+    def run(i):
+        x = [i] * 10
+        getcurrent().parent.switch()
+        return x
+    for i in range(20):
+        g = greenlet(run)
+        g.switch(i)
+        refs.append(weakref.ref(g))
+        if i % 2:
+            keep.append(g)   # survives the thread
+
+threads = [threading.Thread(target=target, args=(n,)) for n in range(5)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+collect()
+print("kept", len(keep))
+del keep[:]
+collect()
+print("alive refs", sum(1 for r in refs if r() is not None))
+# The main thread can still use greenlets normally.
+print(greenlet(lambda: "still fine").switch())
+""")
+    assert out == ["kept 50", "alive refs 0", "still fine"]
+
+
+def test_thread_exits_leaving_nested_chain_suspended(check_script):
+    # A chain of nested greenlets (each the parent of the next) is left
+    # suspended when its thread ends; it is released without trouble.
+    out = check_script(PRELUDE + """
+holder = []
+def target():
+    def level(n):
+        if n == 0:
+            getcurrent().parent.switch("bottom")
+            return
+        g = greenlet(level)
+        holder.append(g)
+        return g.switch(n - 1)
+    top = greenlet(level)
+    holder.append(top)
+    print(top.switch(5))
+
+t = threading.Thread(target=target)
+t.start()
+t.join()
+collect()
+print(len(holder))
+del holder[:]
+collect()
+print("done")
+""")
+    assert out == ["bottom", "6", "done"]
+
+
+def test_many_threads_create_and_drop_greenlets(check_script):
+    out = check_script(PRELUDE + """
+def target():
+    gs = []
+    for i in range(50):
+        g = greenlet(lambda: getcurrent().parent.switch())
+        g.switch()
+        gs.append(g)
+    # Finish half of them, leave the rest suspended.
+    for g in gs[::2]:
+        g.switch()
+for round_ in range(10):
+    ts = [threading.Thread(target=target) for _ in range(4)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    collect()
+print("survived")
+""")
+    assert out == ["survived"]
+
+
+def test_exited_thread_greenlet_repr_and_switch(check_script):
+    out = check_script(PRELUDE + """
+box = {}
+def target():
+    g = greenlet(lambda: getcurrent().parent.switch())
+    g.switch()
+    box["g"] = g
+t = threading.Thread(target=target)
+t.start()
+t.join()
+g = box["g"]
+try:
+    g.switch()
+except error:
+    print("switch error")
+try:
+    g.throw()
+except error:
+    print("throw error")
+print("repr ok", isinstance(repr(g), str))
+""")
+    assert out == ["switch error", "throw error", "repr ok True"]
