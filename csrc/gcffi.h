@@ -10,8 +10,12 @@ typedef struct gcffi_coro gcffi_coro;
 gcffi_coro *gcffi_new_main(void);   /* the greenlet already running this thread */
 gcffi_coro *gcffi_new(void);        /* an unstarted greenlet */
 void gcffi_free(gcffi_coro *c);
-int gcffi_transfer(gcffi_coro *origin, gcffi_coro *target);
+/* From the greenlet running in this thread to target (unstarted or
+ * suspended).  0 once the caller is resumed; -1: no memory to switch;
+ * -2: target belongs to another thread, or this thread has no main. */
+int gcffi_transfer(gcffi_coro *target);
 int gcffi_top_frame(gcffi_coro *c, uintptr_t out_list);
 int gcffi_get_context(gcffi_coro *c, int running, uintptr_t out_list);
 void gcffi_set_context(gcffi_coro *c, int running, uintptr_t ctx);
 const char *gcffi_platform(void);
+size_t gcffi_saved_bytes(gcffi_coro *c);   /* C stack bytes held in the heap */

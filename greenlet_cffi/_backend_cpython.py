@@ -39,7 +39,8 @@ def new_handle():
     return _own(lib.gcffi_new())
 
 
-# 0 once the origin is resumed; nonzero if there was no memory to switch.
+# transfer(target): from this thread's running greenlet to target; 0 once
+# the caller is resumed, nonzero if the switch could not be made.
 transfer = lib.gcffi_transfer
 
 

@@ -4,14 +4,15 @@ Everything but "move the C stack and the interpreter's per-thread state" is
 here; the backend (_backend.py) only starts greenlets, transfers control
 between them and reads a suspended one's frame and context.
 
-How a switch travels: the switcher puts ``(origin, payload)`` in the
-target's ``_inbox``, makes the target its thread's current greenlet and calls
-``_b.transfer``.  The target wakes up either inside its own earlier
+How a switch travels: the switcher puts ``(origin, args, kwargs, exc)`` in
+the target's ``_inbox``, makes the target its thread's current greenlet and
+calls ``_b.transfer``.  The target wakes up either inside its own earlier
 ``_b.transfer`` call (``_arrive``) or, on its first switch, at the bottom of
-its new stack (``_bootstrap``), and takes the payload from its inbox.  A
-payload is ``(args, kwargs, exception)``; only one of the two is used.
+its new stack (``_bootstrap``), and takes what was sent from its inbox:
+values (args, kwargs) or an exception to raise (exc).
 """
 import threading
+from _thread import get_ident as _get_ident
 from contextvars import Context
 from types import TracebackType
 
@@ -36,7 +37,7 @@ _tls = threading.local()
 class _ThreadState:
     """The greenlets of one thread."""
     __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
-                 "__weakref__")
+                 "ident", "__weakref__")
 
 
 class _ThreadEnd:
@@ -49,6 +50,7 @@ class _ThreadEnd:
     def __del__(self):
         ts = self.ts
         ts.alive = False
+        ts.ident = None     # thread ids are reused
         # Greenlets waiting to be killed by this thread never will be:
         # release them without running.
         del ts.doomed[:]
@@ -59,6 +61,7 @@ def _new_thread_state():
     ts.trace = ts.starting = None
     ts.doomed = []
     ts.alive = True
+    ts.ident = _get_ident()
     main = object.__new__(greenlet)
     main._ts = ts
     main._handle = _b.main_handle()
@@ -128,7 +131,31 @@ class greenlet:
     def switch(self, *args, **kwargs):
         """Switch to this greenlet, passing args/kwargs; return what is
         passed back when something switches to the caller again."""
-        return _switch_to(self, (args, kwargs, None))
+        # The common case inlined (it is _switch_to's): a suspended greenlet
+        # of this thread and no kill pending.  Anything else goes the long way.
+        try:
+            ts = self._ts
+        except AttributeError:          # not a greenlet: _switch_to says so
+            ts = None
+        if ts is None or ts.ident != _get_ident() or self._state != _STARTED or ts.doomed:
+            return _switch_to(self, args, kwargs, None)
+        origin = ts.current
+        if origin is self:
+            return _unpack(args, kwargs)
+        self._inbox = (origin, args, kwargs, None)
+        ts.current = self
+        del origin, args, kwargs
+        if _transfer(self._handle):
+            return _transfer_failed(ts, self)
+        me = ts.current
+        origin, args, kwargs, exc = me._inbox
+        me._inbox = None
+        if exc is not None or ts.trace is not None:
+            me._inbox = (origin, args, kwargs, exc)
+            return _arrive(me)
+        if kwargs:
+            return (args, kwargs) if args else kwargs
+        return args[0] if len(args) == 1 else args
 
     def throw(self, typ=GreenletExit, val=None, tb=None):
         """Raise an exception in this greenlet (immediately, by switching
@@ -138,8 +165,8 @@ class greenlet:
         exc = _exception(typ, val, tb)
         if self._state == _DEAD and isinstance(exc, GreenletExit):
             # A dead greenlet "returns" the GreenletExit, as run would have.
-            return _switch_to(self, ((exc,), None, None))
-        return _switch_to(self, (None, None, exc))
+            return _switch_to(self, (exc,), None, None)
+        return _switch_to(self, None, None, exc)
 
     # -- attributes ----------------------------------------------------
 
@@ -276,7 +303,7 @@ _lost = []  # greenlets that survived their kill: kept, never freed
 def _kill(g):
     ts = g._ts
     g._parent = ts.current          # the kill comes back here
-    _switch_to(g, (None, None, GreenletExit()))
+    _switch_to(g, None, None, GreenletExit())
     if g._state != _DEAD:
         # It caught GreenletExit and switched away.  Its stack may still be
         # linked below running greenlets, so it must never be freed.
@@ -319,7 +346,10 @@ def _unpack(args, kwargs):
     return args[0] if len(args) == 1 else args
 
 
-def _switch_to(target, payload):
+def _switch_to(target, args, kwargs, exc):
+    """Switch from this thread's current greenlet to target, handing it
+    args/kwargs or the exception exc; return (or raise) what the current
+    greenlet receives when it is switched back to."""
     ts = _thread_state()
     try:
         if target._ts is not ts:
@@ -332,23 +362,25 @@ def _switch_to(target, payload):
     while target._state == _DEAD:       # a dead greenlet hands over to its parent
         target = target._parent
     if target is origin:
-        args, kwargs, exc = payload
         if exc is not None:
             raise exc
         return _unpack(args, kwargs)
     if target._state == _UNSTARTED:
         _prepare_start(ts, target)
-    target._inbox = (origin, payload)
+    target._inbox = (origin, args, kwargs, exc)
     ts.current = target
-    here = origin._handle
     # While suspended, this frame must not hold the greenlet itself, or it
     # could never be collected (and killed).
-    del origin, payload
-    if _b.transfer(here, target._handle):
-        ts.current = target._inbox[0]     # nothing moved: we are still origin
-        target._inbox = None
-        raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
+    del origin, args, kwargs, exc
+    if _transfer(target._handle):
+        return _transfer_failed(ts, target)
     return _arrive(ts.current)
+
+
+def _transfer_failed(ts, target):
+    ts.current = target._inbox[0]     # nothing moved: we are still origin
+    target._inbox = None
+    raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
 
 
 def _prepare_start(ts, target):
@@ -360,7 +392,7 @@ def _prepare_start(ts, target):
 
 def _arrive(self):
     """Take what was passed to the greenlet now running."""
-    origin, (args, kwargs, exc) = self._inbox
+    origin, args, kwargs, exc = self._inbox
     self._inbox = None
     trace = self._ts.trace
     if trace is not None:
@@ -387,7 +419,7 @@ def _bootstrap():
     try:
         run = self._run
         self._run = None
-        origin, (args, kwargs, exc) = self._inbox
+        origin, args, kwargs, exc = self._inbox
         self._inbox = None
         if ts.trace is not None:
             exc = _call_trace(ts, ts.trace, exc, origin, self)
@@ -397,19 +429,20 @@ def _bootstrap():
         if exc is not None:
             raise exc       # thrown into before it started: dies unrun
         result = run(*args, **kwargs) if kwargs else run(*args)
-        payload = ((result,), None, None)
+        args, exc = (result,), None
     except GreenletExit as e:
-        payload = ((e,), None, None)
+        args, exc = (e,), None
     except BaseException as e:
-        payload = (None, None, e)
+        args, exc = None, e
     self = ts.current
     self._state = _DEAD
-    return _finish(ts, self, payload)
+    return _finish(ts, self, args, exc)
 
 
-def _finish(ts, dead, payload):
-    """Hand the finished greenlet's result to its parent (or further up),
-    starting the parent if it never ran; return the handle to go to."""
+def _finish(ts, dead, args, exc):
+    """Hand the finished greenlet's result (args) or exception to its parent
+    (or further up), starting the parent if it never ran; return the handle
+    of the greenlet to go to."""
     target = dead._parent
     while True:
         while target._state == _DEAD:
@@ -418,14 +451,15 @@ def _finish(ts, dead, payload):
             try:
                 _prepare_start(ts, target)
             except BaseException as e:
-                payload = (None, None, e)
+                args, exc = None, e
                 target = target._parent
                 continue
         break
     # The inbox also keeps the dead greenlet alive until the target runs.
-    target._inbox = (dead, payload)
+    target._inbox = (dead, args, None, exc)
     ts.current = target
     return target._handle
 
 
+_transfer = _b.transfer
 _b.set_entry(_bootstrap)
