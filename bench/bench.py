@@ -35,6 +35,7 @@ IS_PYPY = platform.python_implementation() == "PyPy"
 API = ("greenlet", "getcurrent", "GreenletExit", "settrace", "gettrace")
 DEPTH = 100            # Python frames on each side for switch_deep
 CHAIN_LENGTH = 100000  # --quick uses a tenth
+THREAD_ROUND_TRIPS = 300000   # likewise
 MEMORY_COUNT = 20000   # suspended greenlets per memory child
 MEMORY_FRAMES = 5      # Python frames each of them is suspended in
 
@@ -243,7 +244,9 @@ WORKLOADS = [
     Workload("getcurrent", bench_getcurrent, "ns/call", 1e9, None),
     Workload("throw", bench_throw, "ns/throw", 1e9, None),
     Workload("switch_traced", bench_switch_traced, "ns/switch", 1e9, None),
-    Workload("switch_thread", bench_switch_thread, "ns/switch", 1e9, None),
+    # Long enough to span many of the interpreter's 5 ms GIL switch
+    # intervals, so that sharing the GIL with the busy thread is measured.
+    Workload("switch_thread", bench_switch_thread, "ns/switch", 1e9, THREAD_ROUND_TRIPS),
 ]
 NAMES = [w.name for w in WORKLOADS] + ["memory"]
 

@@ -27,7 +27,7 @@ extern gcffi_coro *gcffi_entry(void);
 
 /* First data-stack chunk of a new greenlet (3.11+).  CPython adds chunks of
  * its own when frames outgrow it and frees them as they empty. */
-#define ROOT_CHUNK_SIZE 4096
+#define ROOT_CHUNK_SIZE 2048
 
 void
 gcffi_fatal(const char *msg)

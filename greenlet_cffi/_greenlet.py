@@ -82,7 +82,10 @@ def _thread_state():
 
 def getcurrent():
     """Return the greenlet running in this thread."""
-    ts = _thread_state()
+    try:
+        ts = _tls.state
+    except AttributeError:
+        ts = _new_thread_state()
     if ts.doomed:
         _kill_doomed(ts)
     return ts.current
