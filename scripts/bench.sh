@@ -20,3 +20,6 @@ for name in "${names[@]}"; do
     echo "================ $name ================"
     "$VENV_ROOT/$name/bin/python" bench/bench.py "${args[@]}"
 done
+echo
+# The floor under the Python-level numbers: one raw switch of csrc/stack.c.
+python3 bench/c_switch.py "${args[@]}"
