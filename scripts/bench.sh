@@ -22,4 +22,6 @@ for name in "${names[@]}"; do
 done
 echo
 # The floor under the Python-level numbers: one raw switch of csrc/stack.c.
-python3 bench/c_switch.py "${args[@]}"
+quick=()
+for a in "${args[@]}"; do [ "$a" = --quick ] && quick=(--quick); done
+python3 bench/c_switch.py "${quick[@]}"
