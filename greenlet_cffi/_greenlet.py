@@ -5,7 +5,7 @@ here; the backend (_backend.py) only starts greenlets, transfers control
 between them and reads a suspended one's frame and context.
 
 How a switch travels: the switcher puts ``(origin, args, kwargs, exc)`` in
-the target's ``_inbox``, makes the target its thread's current greenlet and
+its thread's ``inbox``, makes the target the thread's current greenlet and
 calls ``_b.transfer``.  The target wakes up either inside its own earlier
 ``_b.transfer`` call (``_arrive``) or, on its first switch, at the bottom of
 its new stack (``_bootstrap``), and takes what was sent from its inbox:
@@ -37,7 +37,7 @@ _tls = threading.local()
 class _ThreadState:
     """The greenlets of one thread."""
     __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
-                 "ident", "__weakref__")
+                 "ident", "inbox", "__weakref__")
 
 
 class _ThreadEnd:
@@ -58,14 +58,14 @@ class _ThreadEnd:
 
 def _new_thread_state():
     ts = _ThreadState()
-    ts.trace = ts.starting = None
+    ts.trace = ts.starting = ts.inbox = None
     ts.doomed = []
     ts.alive = True
     ts.ident = _get_ident()
     main = object.__new__(greenlet)
     main._ts = ts
     main._handle = _b.main_handle()
-    main._parent = main._run = main._inbox = None
+    main._parent = main._run = None
     main._state = _STARTED
     ts.main = ts.current = main
     _tls.state = ts
@@ -106,7 +106,7 @@ def gettrace():
 class greenlet:
     """A lightweight coroutine: ``greenlet(run=None, parent=None)``."""
 
-    __slots__ = ("_ts", "_handle", "_parent", "_run", "_state", "_inbox",
+    __slots__ = ("_ts", "_handle", "_parent", "_run", "_state",
                  "__dict__", "__weakref__")
 
     def __new__(cls, *args, **kwargs):
@@ -117,7 +117,7 @@ class greenlet:
         self._ts = ts
         self._handle = _b.new_handle()
         self._parent = ts.current
-        self._run = self._inbox = None
+        self._run = None
         self._state = _UNSTARTED
         return self
 
@@ -145,17 +145,16 @@ class greenlet:
         origin = ts.current
         if origin is self:
             return _unpack(args, kwargs)
-        self._inbox = (origin, args, kwargs, None)
+        ts.inbox = (origin, args, kwargs, None)
         ts.current = self
-        del origin, args, kwargs
+        del origin      # see _switch_to
         if _transfer(self._handle):
-            return _transfer_failed(ts, self)
-        me = ts.current
-        origin, args, kwargs, exc = me._inbox
-        me._inbox = None
+            return _transfer_failed(ts)
+        origin, args, kwargs, exc = ts.inbox
+        ts.inbox = None
         if exc is not None or ts.trace is not None:
-            me._inbox = (origin, args, kwargs, exc)
-            return _arrive(me)
+            ts.inbox = (origin, args, kwargs, exc)
+            return _arrive(ts)
         if kwargs:
             return (args, kwargs) if args else kwargs
         return args[0] if len(args) == 1 else args
@@ -370,19 +369,19 @@ def _switch_to(target, args, kwargs, exc):
         return _unpack(args, kwargs)
     if target._state == _UNSTARTED:
         _prepare_start(ts, target)
-    target._inbox = (origin, args, kwargs, exc)
+    ts.inbox = (origin, args, kwargs, exc)
     ts.current = target
     # While suspended, this frame must not hold the greenlet itself, or it
     # could never be collected (and killed).
     del origin, args, kwargs, exc
     if _transfer(target._handle):
-        return _transfer_failed(ts, target)
-    return _arrive(ts.current)
+        return _transfer_failed(ts)
+    return _arrive(ts)
 
 
-def _transfer_failed(ts, target):
-    ts.current = target._inbox[0]     # nothing moved: we are still origin
-    target._inbox = None
+def _transfer_failed(ts):
+    ts.current = ts.inbox[0]    # nothing moved: we are still origin
+    ts.inbox = None
     raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
 
 
@@ -393,13 +392,13 @@ def _prepare_start(ts, target):
     ts.starting = target
 
 
-def _arrive(self):
+def _arrive(ts):
     """Take what was passed to the greenlet now running."""
-    origin, args, kwargs, exc = self._inbox
-    self._inbox = None
-    trace = self._ts.trace
+    origin, args, kwargs, exc = ts.inbox
+    ts.inbox = None
+    trace = ts.trace
     if trace is not None:
-        exc = _call_trace(self._ts, trace, exc, origin, self)
+        exc = _call_trace(ts, trace, exc, origin, ts.current)
     if exc is not None:
         raise exc
     return _unpack(args, kwargs)
@@ -422,8 +421,8 @@ def _bootstrap():
     try:
         run = self._run
         self._run = None
-        origin, args, kwargs, exc = self._inbox
-        self._inbox = None
+        origin, args, kwargs, exc = ts.inbox
+        ts.inbox = None
         if ts.trace is not None:
             exc = _call_trace(ts, ts.trace, exc, origin, self)
         # Hold no reference to the greenlet while it runs, so that it can
@@ -437,6 +436,9 @@ def _bootstrap():
         args, exc = (e,), None
     except BaseException as e:
         args, exc = None, e
+    # Drop references while this greenlet is still the current one: a
+    # __del__ that this sets off may switch.
+    run = kwargs = result = None
     self = ts.current
     self._state = _DEAD
     return _finish(ts, self, args, exc)
@@ -459,7 +461,7 @@ def _finish(ts, dead, args, exc):
                 continue
         break
     # The inbox also keeps the dead greenlet alive until the target runs.
-    target._inbox = (dead, args, None, exc)
+    ts.inbox = (dead, args, None, exc)
     ts.current = target
     return target._handle
 

@@ -1,0 +1,522 @@
+"""The backend contract itself: NAME, main_handle, new_handle, set_entry,
+transfer, top_frame, release -- tested directly, without the greenlet layer.
+
+Backend-neutral: the same tests run against the cffi core on CPython and
+the continulet core on PyPy, through ``greenlet_cffi._backend``.
+
+Each test runs in a child interpreter, for two reasons: the test must
+register its own entry function with ``set_entry`` (which would replace
+the greenlet layer's in this process), and a broken switching core tends to
+crash rather than fail.  The child loads the backend without executing
+``greenlet_cffi/__init__.py`` when it can, so the layer never registers its
+entry or makes a main handle there; see ``_PRELUDE``.
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+
+_PRELUDE = r'''
+import gc, importlib, importlib.util, random, sys, threading, types
+
+def _load_backend():
+    # 1. greenlet_cffi._backend (or, on PyPy, _backend_pypy) from a bare
+    #    package object, so that greenlet_cffi/__init__.py does not run.
+    spec = importlib.util.find_spec("greenlet_cffi")
+    pkg = types.ModuleType("greenlet_cffi")
+    pkg.__path__ = list(spec.submodule_search_locations)
+    sys.modules["greenlet_cffi"] = pkg
+    names = ["greenlet_cffi._backend"]
+    if sys.implementation.name == "pypy":
+        names.append("greenlet_cffi._backend_pypy")
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            pass
+    # 2. The real package (if only it sets up greenlet_cffi._backend).
+    for name in list(sys.modules):
+        if name == "greenlet_cffi" or name.startswith("greenlet_cffi."):
+            del sys.modules[name]
+    return importlib.import_module("greenlet_cffi._backend")
+
+B = _load_backend()
+print("backend:", B.NAME, B.__name__)
+
+# A minimal "Python layer": the entry runs the body registered for the
+# handle being started (bodies return the handle to finish into).
+_tls = threading.local()
+
+def _entry():
+    body = _tls.starting
+    _tls.starting = None
+    return body()
+
+B.set_entry(_entry)
+
+def start(origin, handle, body):
+    """transfer() from origin to the unstarted handle, which runs body()."""
+    _tls.starting = body
+    return B.transfer(origin, handle)
+
+def then_start(handle, body):
+    """For `return then_start(h, body)`: finish into unstarted h."""
+    _tls.starting = body
+    return handle
+
+def frames_from(f, stop_code, limit=100):
+    """Code names from f down the f_back chain until stop_code (inclusive)."""
+    names = []
+    while f is not None and len(names) < limit:
+        names.append(f.f_code.co_name)
+        if f.f_code is stop_code:
+            return names
+        f = f.f_back
+    raise AssertionError("did not reach %s: %r" % (stop_code.co_name, names))
+'''
+
+
+def _import_path():
+    entries = []
+    spec = importlib.util.find_spec("greenlet_cffi")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            entries.append(os.path.dirname(os.path.abspath(location)))
+    for entry in sys.path:
+        if entry and entry not in entries:
+            entries.append(entry)
+    return entries
+
+
+def run_child(body, timeout=300):
+    """Run _PRELUDE + body in a fresh interpreter; it must print 'OK'."""
+    code = _PRELUDE + textwrap.dedent(body) + '\nprint("OK")\n'
+    env = dict(os.environ)
+    path = _import_path()
+    if env.get("PYTHONPATH"):
+        path.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env.setdefault("PYTHONFAULTHANDLER", "1")
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, env=env, timeout=timeout,
+    )
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and lines and lines[-1] == "OK", (
+        "child exited with %r\n--- stdout ---\n%s\n--- stderr ---\n%s"
+        % (proc.returncode, proc.stdout, proc.stderr))
+    return lines
+
+
+def test_names():
+    run_child('''
+    assert B.NAME == ("continulet" if sys.implementation.name == "pypy"
+                      else "cffi"), B.NAME
+    for name in ("main_handle", "new_handle", "set_entry", "transfer",
+                 "top_frame", "release"):
+        assert callable(getattr(B, name)), name
+    ''')
+
+
+def test_start_run_and_finish_into_main():
+    run_child('''
+    main = B.main_handle()
+    g = B.new_handle()
+    log = []
+
+    def body():
+        log.append("body")
+        assert B.top_frame(g) is None          # running
+        return main
+
+    assert B.top_frame(g) is None              # unstarted
+    assert start(main, g, body) is None        # returns when resumed
+    assert log == ["body"]
+    assert B.top_frame(g) is None              # finished
+    assert B.top_frame(main) is None           # running
+    # The thread goes on normally, and can start more greenlets.
+    for i in range(100):
+        start(main, B.new_handle(), lambda: log.append(i) or main)
+    assert log == ["body"] + list(range(100))
+    ''')
+
+
+def test_ping_pong_with_values_in_a_list():
+    run_child('''
+    main = B.main_handle()
+    g = B.new_handle()
+    box = []
+
+    def body():
+        while True:
+            value = box.pop()
+            if value is None:
+                return main
+            box.append(value * 2)
+            assert B.transfer(g, main) is None
+
+    box.append(1)
+    start(main, g, body)
+    assert box.pop() == 2
+    for i in range(10000):
+        box.append(i)
+        assert B.transfer(main, g) is None
+        assert box.pop() == 2 * i
+    box.append(None)
+    B.transfer(main, g)                        # g finishes into main
+    assert box == []
+    assert B.top_frame(g) is None
+    ''')
+
+
+def test_finish_into_suspended_handles():
+    run_child('''
+    main = B.main_handle()
+    log = []
+
+    # a starts b; b finishes into a (suspended in transfer(a, b)).
+    a, b = B.new_handle(), B.new_handle()
+
+    def body_b():
+        log.append("b")
+        return a
+
+    def body_a():
+        log.append("a1")
+        assert start(a, b, body_b) is None
+        log.append("a2")
+        return main
+
+    start(main, a, body_a)
+    assert log == ["a1", "b", "a2"]
+
+    # Finishing into a suspended greenlet that is not the one that
+    # started us: c and d both suspend in main; d finishes into c.
+    del log[:]
+    c, d = B.new_handle(), B.new_handle()
+
+    def body_c():
+        B.transfer(c, main)
+        log.append("c resumed")
+        return main
+
+    def body_d():
+        log.append("d")
+        return c
+
+    start(main, c, body_c)
+    start(main, d, body_d)
+    assert log == ["d", "c resumed"]
+    assert B.top_frame(c) is None and B.top_frame(d) is None
+    ''')
+
+
+def test_finish_into_unstarted_handles():
+    run_child('''
+    main = B.main_handle()
+    log = []
+    a, b = B.new_handle(), B.new_handle()
+
+    def body_b():
+        log.append("b")
+        return main
+
+    def body_a():
+        log.append("a")
+        return then_start(b, body_b)            # b has never run
+
+    start(main, a, body_a)
+    assert log == ["a", "b"]
+
+    # A long chain, each greenlet finishing into a fresh one: finished
+    # greenlets are released, so this must not run out of stack.
+    N = 3000
+    handles = [B.new_handle() for _ in range(N)]
+    seen = []
+
+    def make(i):
+        def body():
+            seen.append(i)
+            if i + 1 == N:
+                return main
+            return then_start(handles[i + 1], make(i + 1))
+        return body
+
+    start(main, handles[0], make(0))
+    assert seen == list(range(N))
+
+    # Finishing into an unstarted handle from a greenlet that is nested
+    # (started by another greenlet, which is still suspended).
+    del log[:]
+    outer, inner, last = B.new_handle(), B.new_handle(), B.new_handle()
+
+    def body_last():
+        log.append("last")
+        return outer                             # suspended
+
+    def body_inner():
+        log.append("inner")
+        return then_start(last, body_last)
+
+    def body_outer():
+        start(outer, inner, body_inner)
+        log.append("outer resumed")
+        return main
+
+    start(main, outer, body_outer)
+    assert log == ["inner", "last", "outer resumed"]
+    ''')
+
+
+def test_20000_suspended_handles_switched_in_shuffled_order():
+    run_child('''
+    random.seed(12345)
+    main = B.main_handle()
+    N = 20000
+    handles = [B.new_handle() for _ in range(N)]
+    ring = list(range(N))
+    random.shuffle(ring)
+    position = {h: k for k, h in enumerate(ring)}
+    resumed, finished = [], []
+
+    def make(i):
+        me = handles[i]
+        def body():
+            B.transfer(me, main)                 # suspend right away
+            # Round 1: pass control straight to the next one in `ring`
+            # (arbitrary pairs, no detour through main).
+            resumed.append(i)
+            k = position[i] + 1
+            B.transfer(me, handles[ring[k]] if k < N else main)
+            # Round 2: resumed by main in another order; finish into it.
+            finished.append(i)
+            return main
+        return body
+
+    for i in range(N):
+        start(main, handles[i], make(i))
+    assert all(B.top_frame(h) is not None for h in handles)
+
+    B.transfer(main, handles[ring[0]])
+    assert resumed == ring
+
+    order = list(range(N))
+    random.shuffle(order)
+    for i in order:
+        B.transfer(main, handles[i])
+    assert finished == order
+    assert all(B.top_frame(h) is None for h in handles)
+    ''')
+
+
+def test_arbitrary_pairs_nested_starts():
+    run_child('''
+    random.seed(7)
+    main = B.main_handle()
+    # Each greenlet starts the next one from inside itself; the innermost
+    # goes back to main.  Then they are resumed in random order, each
+    # transferring to a random other suspended one or to main.
+    N = 200
+    handles = [B.new_handle() for _ in range(N)]
+    alive = set()
+    log = []
+    hops = [0]
+
+    def make(i):
+        me = handles[i]
+        def body():
+            alive.add(i)
+            if i + 1 < N:
+                start(me, handles[i + 1], make(i + 1))
+            else:
+                B.transfer(me, main)
+            while hops[0] < 2000:
+                hops[0] += 1
+                others = [j for j in (random.randrange(N), random.randrange(N))
+                          if j in alive and j != i]
+                target = handles[others[0]] if others else main
+                log.append(i)
+                B.transfer(me, target)
+            alive.discard(i)
+            return main
+        return body
+
+    start(main, handles[0], make(0))
+    assert alive == set(range(N))
+    while alive:
+        B.transfer(main, handles[random.choice(sorted(alive))])
+    assert hops[0] == 2000 and len(log) == 2000
+    assert all(B.top_frame(h) is None for h in handles)
+    ''')
+
+
+def test_top_frame():
+    run_child('''
+    main = B.main_handle()
+    g = B.new_handle()
+    seen = {}
+
+    def suspend_here(me, other):
+        # The "Python-layer function that called transfer()".
+        B.transfer(me, other)
+
+    def helper():
+        seen["running g"] = B.top_frame(g)
+        # main is suspended inside main_side_switch():
+        f = B.top_frame(main)
+        seen["main from g"] = f.f_code.co_name
+        seen["main locals"] = sorted(f.f_locals)
+        suspend_here(g, main)
+        return "helper done"
+
+    def body():
+        helper()
+        return main
+
+    def main_side_switch(target, token):
+        _tls.starting = body
+        B.transfer(main, target)
+
+    main_side_switch(g, "token")
+    assert seen["running g"] is None
+    assert seen["main from g"] == "main_side_switch"
+    assert seen["main locals"] == ["target", "token"], seen["main locals"]
+    assert B.top_frame(main) is None           # running
+
+    top = B.top_frame(g)
+    assert top.f_code.co_name == "suspend_here"
+    assert top.f_locals["me"] is g and top.f_locals["other"] is main
+    # Walking f_back from the top frame reaches the entry function.
+    names = frames_from(top, _entry.__code__)
+    assert names == ["suspend_here", "helper", "body", "_entry"], names
+
+    B.transfer(main, g)                         # g finishes
+    assert B.top_frame(g) is None
+    assert B.top_frame(B.new_handle()) is None
+    ''')
+
+
+def test_threads_each_have_their_own_main_handle():
+    run_child('''
+    THREADS = 4
+    ROUNDS = 2000
+    barrier = threading.Barrier(THREADS)
+    results, mains, errors = {}, {}, []
+
+    def worker(t):
+        try:
+            main = B.main_handle()
+            mains[t] = main
+            barrier.wait()                     # all main handles exist
+            handles = [B.new_handle() for _ in range(3)]
+            box = []
+
+            def make(k):
+                me = handles[k]
+                def body():
+                    while True:
+                        value = box.pop()
+                        if value is None:
+                            return main
+                        box.append((t, k, value))
+                        B.transfer(me, main)
+                return body
+
+            total = 0
+            for r in range(ROUNDS):
+                k = r % 3
+                box.append(r)
+                if r < 3:
+                    start(main, handles[k], make(k))
+                else:
+                    B.transfer(main, handles[k])
+                assert box.pop() == (t, k, r)
+                total += 1
+            for k in range(3):
+                box.append(None)
+                B.transfer(main, handles[k])
+            results[t] = total
+        except BaseException as e:
+            errors.append((t, repr(e)))
+            raise
+
+    threads = [threading.Thread(target=worker, args=(t,))
+               for t in range(THREADS)]
+    for th in threads:
+        th.start()
+    # The process's main thread uses its own handles meanwhile.
+    main = B.main_handle()
+    g = B.new_handle()
+    box = []
+    def body():
+        while box[-1] is not None:
+            box.append(box.pop() + 1)
+            B.transfer(g, main)
+        return main
+    box.append(0)
+    start(main, g, body)
+    for r in range(ROUNDS):
+        B.transfer(main, g)
+    box.append(None)
+    B.transfer(main, g)
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    assert box == [ROUNDS + 1, None]
+    assert results == {t: ROUNDS for t in range(THREADS)}
+    assert len({id(m) for m in mains.values()} | {id(main)}) == THREADS + 1
+    ''')
+
+
+def test_release_without_running():
+    run_child('''
+    main = B.main_handle()
+    ran = []
+
+    def make(me):
+        def body():
+            try:
+                B.transfer(me, main)
+                ran.append("resumed")
+            finally:
+                ran.append("finally")
+            return main
+        return body
+
+    # Released in its own thread while suspended.
+    g = B.new_handle()
+    start(main, g, make(g))
+    B.release(g)
+    del g
+
+    # Released after its thread ended with it suspended.
+    left = []
+    def worker():
+        tmain = B.main_handle()
+        h = B.new_handle()
+        def body():
+            try:
+                B.transfer(h, tmain)
+                ran.append("resumed")
+            finally:
+                ran.append("finally")
+            return tmain
+        start(tmain, h, body)
+        left.append(h)
+    th = threading.Thread(target=worker)
+    th.start()
+    th.join()
+    B.release(left.pop())
+
+    for _ in range(4):
+        gc.collect()
+    assert ran == [], ran
+    # The thread is still fine.
+    g2 = B.new_handle()
+    start(main, g2, make(g2))
+    B.transfer(main, g2)
+    assert ran == ["resumed", "finally"]
+    ''')
