@@ -1,82 +1,105 @@
 """PyPy backend: greenlet control transfer on PyPy's own stacklets.
 
 On PyPy a foreign C stack switch would corrupt the interpreter's shadow
-stack and frame chain, so we use ``_continuation.continulet``, which
-switches both.  A handle is a continulet; the Python layer
-(``_greenlet.py``) keeps all greenlet semantics and only asks this module
-to move control between handles.
+stack of GC roots, so we use ``_continuation.continulet``, which switches
+the stack, the frame chain and the exception state together.  The Python
+layer (``_greenlet.py``) keeps all greenlet semantics; it only asks a
+backend for these (same names and meaning in ``_backend_cpython.py``):
 
-How continulets work (the part we rely on): every initialised continulet
-holds one suspended stack (its ``h``, plus that stack's top frame).
-``a.switch(to=b)`` rotates three stacks at once: the running stack goes
-into ``a``, what ``a`` held goes into ``b``, and what ``b`` held resumes.
-``permute(a, b)`` swaps what ``a`` and ``b`` hold.  When a continulet's
-callable returns, control resumes whatever that continulet holds.
+``NAME``
+    ``"continulet"`` (the CPython backend's is ``"cffi"``).
+``main_handle()``
+    Called once per thread, from its original stack, before anything else
+    there: a handle for that stack, which is running.
+``new_handle()``
+    A handle for a greenlet that has not started.
+``set_entry(fn)``
+    ``fn()`` runs at the bottom of every new greenlet, never raises, and
+    returns the handle to go to when the greenlet has finished: as if by
+    ``transfer(nxt)``, with the finished greenlet's stack released.
+``transfer(target)``
+    From the greenlet running in this thread to ``target``, unstarted or
+    suspended, of this thread (the caller checks that; here it is only
+    caught where PyPy notices it, -2).  Returns a false value once something
+    transfers back to the caller; -1 if the switch could not be made (no
+    memory), -2 if this thread has no main handle.  Values and exceptions
+    travel beside it, in the layer's own objects.
+``top_frame(handle)``
+    For a suspended greenlet: the frame that called ``transfer()``, whose
+    ``f_back`` chain leads down to ``fn``.  None for a handle that is
+    unstarted, running (in any thread) or finished.
+``get_context(handle, running)`` / ``set_context(handle, running, ctx)``
+    The greenlet's ``contextvars.Context`` (None: none yet): the live one
+    if ``running`` (it is the one running in this thread), else the one
+    kept for it.  Each greenlet runs in its own; a new one starts in the
+    one set before its start, or in none.  A finished one keeps its last.
+``release(handle)``
+    The greenlet will never run again: drop what is held for it, unrun.
 
-Invariant kept here: a suspended handle holds its own stack, and the one
-running handle of a thread holds that thread's *spare*: a helper stack,
-made by ``main_handle()`` and parked in ``_spare()``.  (So the main handle
-is an initialised continulet like the others and needs no special case.)
-Then ``transfer(o, t)`` to a suspended ``t`` is exactly ``o.switch(to=t)``:
-the running stack goes into ``o``, the spare moves from ``o`` to ``t``,
-and ``t``'s own stack resumes.
+How continulets work (the part we rely on): an initialised continulet
+holds one suspended stack (its ``h``, with that stack's top frame).
+``a.switch(v, b)`` (``to=b``) rotates three stacks at once: the running
+stack goes into ``a``, what ``a`` held goes into ``b``, and what ``b``
+held resumes, its pending ``switch()`` returning ``v``.  ``a.switch(v)``
+just exchanges the running stack with what ``a`` holds.  ``permute(a, b)``
+swaps what ``a`` and ``b`` hold.  When a continulet's callable returns,
+what that continulet holds resumes, getting the return value.
 
-Starting a greenlet is delegated to the spare, which creates the new
-stacklet at its own fixed, shallow depth: continulet.__init__ creates the
-stacklet where it is called, and PyPy's recursion limit measures the C
-stack, so creating it in the caller would make every greenlet started by
-(or finishing into) a greenlet start deeper than that one, and a long
-enough chain of them would raise RecursionError.  Resuming the spare is
-simply switching to the running handle's slot (``o.switch(t)``), or
-returning from a finished greenlet's callable, which resumes whatever its
-continulet holds.
+Invariant kept here: a suspended handle holds its own stack, and the
+handle running in a thread holds that thread's *spare*, a helper stack
+parked in ``_spare()`` (made by ``main_handle()``, so main handles are
+initialised continulets and need no special case).  A per-thread record
+knows which handle runs, so ``transfer(t)`` to a suspended ``t`` is just
+``running.switch(None, t)``: our stack goes into ``running``, the spare
+into ``t``, and ``t``'s stack resumes.
+
+An unstarted target gets its stacklet in ``transfer()``, so it starts at
+the switcher's depth, as on CPython.  But a greenlet that finishes into an
+unstarted one has no depth of its own left to give: starting the next one
+there (``continulet.__init__`` creates the stacklet where it is called, and
+PyPy's recursion limit measures the C stack) would make each of a chain of
+such greenlets start deeper than the last, until RecursionError.  So that
+case is left to the spare, which starts it at the spare's own fixed depth:
+returning from the finished greenlet's callable resumes what its handle
+holds, which is the spare, and hands it the next handle.
 
 Frames: a continulet's hidden bottom frame has as ``f_back`` the top frame
 of the stack the continulet holds.  So from inside a running greenlet the
 ``f_back`` chain goes ``fn`` -> ``_start`` -> ``_spare`` -> the main
-stack's frames -> None.  For a suspended greenlet it wraps around to the
-greenlet's own top frame (unavoidable with continulets, and the same with
-PyPy's bundled greenlet): callers walking it must stop at ``fn``.
+stack's frames -> None.  From a suspended greenlet it goes down to
+``_start`` and then wraps around to the greenlet's own top frame: when the
+main stack runs, every stored stack's chain ends in such a cycle, so this
+is unavoidable with continulets (PyPy's bundled greenlet does the same).
+Code walking a suspended greenlet's frames must stop at ``fn``.
 """
 
-from _continuation import continulet, permute
+from _continuation import continulet, permute, error as _ContinuationError
+from __pypy__ import get_contextvar_context as _get_ctx
+from __pypy__ import set_contextvar_context as _set_ctx
 import threading
+
+__all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
+           "top_frame", "get_context", "set_context", "release"]
 
 NAME = "continulet"
 
+
+class _Handle(continulet):
+    # thread: the _Thread it runs in; None until it starts.
+    # ctx: its Context while it does not run (None: none yet).
+    __slots__ = ("thread", "ctx")
+
+
+class _Thread(object):
+    # current: the handle running in this thread; main: its main handle.
+    __slots__ = ("current", "main")
+
+
 _entry = None                      # set_entry(fn) stores fn here
-_tls = threading.local()           # .main: this thread's main handle
+_tls = threading.local()           # .thread: this thread's _Thread
+_new = _Handle.__new__
 _init = continulet.__init__
-_is_pending = continulet.is_pending
 _switch = continulet.switch
-
-
-def _spare(main):
-    # The spare: parks in a switch; every time it is resumed it receives
-    # an unstarted handle, makes its stacklet here (at a fixed depth) and
-    # switches to it, which leaves the spare parked in the new greenlet's
-    # slot, exactly where the running handle's spare must be.
-    target = _switch(main)
-    while True:
-        _init(target, _start)
-        target = _switch(target)
-
-
-def main_handle():
-    # The thread's original stack is running, so its handle must hold the
-    # spare: start _spare(h), which switches straight back, leaving itself
-    # in h.
-    h = continulet(_spare)
-    _switch(h)
-    _tls.main = h
-    return h
-
-
-def new_handle():
-    # Left uninitialised: the stacklet is made only when the greenlet
-    # starts, in the thread that starts it (continulets are bound to the
-    # thread that initialises them), and unstarted greenlets cost nothing.
-    return continulet.__new__(continulet)
 
 
 def set_entry(fn):
@@ -84,34 +107,99 @@ def set_entry(fn):
     _entry = fn
 
 
+def _spare(main):
+    # The spare: parks in a switch.  It is resumed only by a greenlet that
+    # finishes into an unstarted one (see _start), receiving that handle;
+    # it makes its stacklet here, at a fixed depth, and switches to it,
+    # which parks the spare in that handle: where the running handle's
+    # spare belongs.
+    target = _switch(main)
+    while True:
+        _init(target, _start)
+        target = _switch(target)
+
+
+def main_handle():
+    t = _Thread()
+    h = _new(_Handle)
+    h.thread = t
+    h.ctx = None
+    t.current = t.main = h
+    # The original stack runs, so h must hold the spare: start _spare(h),
+    # which switches straight back, leaving itself in h.
+    _init(h, _spare)
+    _switch(h)
+    _tls.thread = t
+    return h
+
+
+def new_handle():
+    # Uninitialised: its stacklet is made when it starts, in the thread that
+    # starts it (a continulet belongs to the thread that initialises it).
+    h = _new(_Handle)
+    h.thread = None
+    h.ctx = None
+    return h
+
+
 def _start(self):
-    # Bottom of every greenlet's stack (`self` is its handle).
+    # Bottom of every greenlet's stack; `self` is its handle.
+    t = self.thread
     try:
         nxt = _entry()
     except BaseException:
-        # fn must not raise; if it does anyway (a bug, or an asynchronous
-        # KeyboardInterrupt), resume the thread's main stack with the
-        # error rather than the spare.
-        permute(self, _tls.main)
-        raise
-    if _is_pending(nxt):
-        # Suspended: swap slots, so `self` holds nxt's stack (returning
-        # resumes it; its transfer() gets our None) and nxt holds the spare.
+        # fn must not raise.  If it does anyway (a bug, an asynchronous
+        # KeyboardInterrupt), raise it in the thread's main stack rather
+        # than in the spare.
+        nxt = t.main
+        t.current = nxt
+        _set_ctx(nxt.ctx)
         permute(self, nxt)
-        return None
-    # Unstarted: returning resumes what `self` holds, the spare, which
-    # receives nxt and starts it.
-    return nxt
+        raise
+    self.ctx = _get_ctx()
+    t.current = nxt
+    _set_ctx(nxt.ctx)
+    if nxt.thread is None:
+        # Unstarted: returning resumes what `self` holds, the spare, which
+        # receives nxt and starts it.
+        nxt.thread = t
+        return nxt
+    # Suspended: now `self` holds nxt's stack, which returning resumes (its
+    # transfer() returns our None), and nxt holds the spare.
+    permute(self, nxt)
+    return None
 
 
-def transfer(origin, target):
-    if _is_pending(target):
-        # Suspended (main handles included): the three-way switch.
+def transfer(target):
+    t = target.thread
+    if t is None:
+        # Unstarted: make its stacklet here; it starts at this depth, as a
+        # greenlet started from here does on CPython.
+        try:
+            t = _tls.thread
+        except AttributeError:
+            return -2                   # no main_handle() in this thread
+        try:
+            _init(target, _start)
+        except MemoryError:
+            return -1
+        target.thread = t
+    # The caller has checked that target is this thread's: t is ours.
+    origin = t.current
+    t.current = target
+    origin.ctx = _get_ctx()
+    _set_ctx(target.ctx)
+    try:
         _switch(origin, None, target)
-    else:
-        # Unstarted: park our stack in origin, resuming the spare it held,
-        # and let the spare start target.
-        _switch(origin, target)
+    except (MemoryError, _ContinuationError) as e:
+        # Raised before anything moved.
+        t.current = origin
+        _set_ctx(origin.ctx)
+        return -1 if isinstance(e, MemoryError) else -2
+    # Resumed: whoever transferred to us set t.current and our context.
+
+
+_TRANSFER_CODE = transfer.__code__
 
 
 def top_frame(handle):
@@ -127,11 +215,19 @@ def top_frame(handle):
     return None
 
 
-_TRANSFER_CODE = transfer.__code__
+def get_context(handle, running):
+    return _get_ctx() if running else handle.ctx
+
+
+def set_context(handle, running, ctx):
+    if running:
+        _set_ctx(ctx)
+    else:
+        handle.ctx = ctx
 
 
 def release(handle):
-    # Nothing to do: the continulet is the only thing we hold, and when
-    # the Python layer drops it the GC frees its stacklet without running
-    # it (also from another thread after its own thread has ended).
-    pass
+    # The continulet goes with the handle: when the layer drops it, the GC
+    # frees its stacklet without running it (also from another thread after
+    # its own has ended).  Only its context is ours to drop now.
+    handle.ctx = None

@@ -11,6 +11,7 @@ calls ``_b.transfer``.  The target wakes up either inside its own earlier
 its new stack (``_bootstrap``), and takes what was sent from its inbox:
 values (args, kwargs) or an exception to raise (exc).
 """
+import os
 import threading
 from _thread import get_ident as _get_ident
 from contextvars import Context
@@ -139,8 +140,8 @@ class greenlet:
         try:
             ts = self._ts
         except AttributeError:          # not a greenlet: _switch_to says so
-            ts = None
-        if ts is None or ts.ident != _get_ident() or self._state != _STARTED or ts.doomed:
+            return _switch_to(self, args, kwargs, None)
+        if ts.ident != _get_ident() or self._state != _STARTED or ts.doomed:
             return _switch_to(self, args, kwargs, None)
         origin = ts.current
         if origin is self:
@@ -231,7 +232,7 @@ class greenlet:
         if self._state != _STARTED or self._ts.current is self or not self._ts.alive:
             return None
         f = _b.top_frame(self._handle)
-        while f is not None and f.f_code.co_filename in _OWN_FILES:
+        while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
             f = f.f_back
         return f
 
@@ -297,8 +298,8 @@ class greenlet:
     error = error
 
 
-# Frames of this file are hidden from gr_frame.
-_OWN_FILES = frozenset([__file__, getattr(_b, "__file__", None)])
+# Frames of this package (the switch machinery) are hidden from gr_frame.
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _lost = []  # greenlets that survived their kill: kept, never freed
 
 

@@ -1,5 +1,7 @@
-"""The backend contract itself: NAME, main_handle, new_handle, set_entry,
-transfer, top_frame, release -- tested directly, without the greenlet layer.
+"""The backend contract itself -- NAME, main_handle, new_handle, set_entry,
+transfer, top_frame, get_context, set_context, release (described in
+greenlet_cffi/_backend_pypy.py) -- tested directly, without the greenlet
+layer.
 
 Backend-neutral: the same tests run against the cffi core on CPython and
 the continulet core on PyPy, through ``greenlet_cffi._backend``.
@@ -56,10 +58,14 @@ def _entry():
 
 B.set_entry(_entry)
 
-def start(origin, handle, body):
-    """transfer() from origin to the unstarted handle, which runs body()."""
+def switch(handle):
+    """transfer() to handle; it must come back successfully."""
+    assert not B.transfer(handle)
+
+def start(handle, body):
+    """Switch to the unstarted handle, which runs body()."""
     _tls.starting = body
-    return B.transfer(origin, handle)
+    switch(handle)
 
 def then_start(handle, body):
     """For `return then_start(h, body)`: finish into unstarted h."""
@@ -116,7 +122,7 @@ def test_names():
     assert B.NAME == ("continulet" if sys.implementation.name == "pypy"
                       else "cffi"), B.NAME
     for name in ("main_handle", "new_handle", "set_entry", "transfer",
-                 "top_frame", "release"):
+                 "top_frame", "get_context", "set_context", "release"):
         assert callable(getattr(B, name)), name
     ''')
 
@@ -133,13 +139,13 @@ def test_start_run_and_finish_into_main():
         return main
 
     assert B.top_frame(g) is None              # unstarted
-    assert start(main, g, body) is None        # returns when resumed
+    start(g, body)                             # returns once g finished
     assert log == ["body"]
     assert B.top_frame(g) is None              # finished
     assert B.top_frame(main) is None           # running
     # The thread goes on normally, and can start more greenlets.
     for i in range(100):
-        start(main, B.new_handle(), lambda: log.append(i) or main)
+        start(B.new_handle(), lambda: log.append(i) or main)
     assert log == ["body"] + list(range(100))
     ''')
 
@@ -156,17 +162,17 @@ def test_ping_pong_with_values_in_a_list():
             if value is None:
                 return main
             box.append(value * 2)
-            assert B.transfer(g, main) is None
+            switch(main)
 
     box.append(1)
-    start(main, g, body)
+    start(g, body)
     assert box.pop() == 2
     for i in range(10000):
         box.append(i)
-        assert B.transfer(main, g) is None
+        switch(g)
         assert box.pop() == 2 * i
     box.append(None)
-    B.transfer(main, g)                        # g finishes into main
+    switch(g)                                  # g finishes into main
     assert box == []
     assert B.top_frame(g) is None
     ''')
@@ -177,7 +183,7 @@ def test_finish_into_suspended_handles():
     main = B.main_handle()
     log = []
 
-    # a starts b; b finishes into a (suspended in transfer(a, b)).
+    # a starts b; b finishes into a (suspended in its transfer to b).
     a, b = B.new_handle(), B.new_handle()
 
     def body_b():
@@ -186,11 +192,11 @@ def test_finish_into_suspended_handles():
 
     def body_a():
         log.append("a1")
-        assert start(a, b, body_b) is None
+        start(b, body_b)
         log.append("a2")
         return main
 
-    start(main, a, body_a)
+    start(a, body_a)
     assert log == ["a1", "b", "a2"]
 
     # Finishing into a suspended greenlet that is not the one that
@@ -199,7 +205,7 @@ def test_finish_into_suspended_handles():
     c, d = B.new_handle(), B.new_handle()
 
     def body_c():
-        B.transfer(c, main)
+        switch(main)
         log.append("c resumed")
         return main
 
@@ -207,8 +213,8 @@ def test_finish_into_suspended_handles():
         log.append("d")
         return c
 
-    start(main, c, body_c)
-    start(main, d, body_d)
+    start(c, body_c)
+    start(d, body_d)
     assert log == ["d", "c resumed"]
     assert B.top_frame(c) is None and B.top_frame(d) is None
     ''')
@@ -228,7 +234,7 @@ def test_finish_into_unstarted_handles():
         log.append("a")
         return then_start(b, body_b)            # b has never run
 
-    start(main, a, body_a)
+    start(a, body_a)
     assert log == ["a", "b"]
 
     # A long chain, each greenlet finishing into a fresh one: finished
@@ -245,7 +251,7 @@ def test_finish_into_unstarted_handles():
             return then_start(handles[i + 1], make(i + 1))
         return body
 
-    start(main, handles[0], make(0))
+    start(handles[0], make(0))
     assert seen == list(range(N))
 
     # Finishing into an unstarted handle from a greenlet that is nested
@@ -262,11 +268,11 @@ def test_finish_into_unstarted_handles():
         return then_start(last, body_last)
 
     def body_outer():
-        start(outer, inner, body_inner)
+        start(inner, body_inner)
         log.append("outer resumed")
         return main
 
-    start(main, outer, body_outer)
+    start(outer, body_outer)
     assert log == ["inner", "last", "outer resumed"]
     ''')
 
@@ -283,30 +289,29 @@ def test_20000_suspended_handles_switched_in_shuffled_order():
     resumed, finished = [], []
 
     def make(i):
-        me = handles[i]
         def body():
-            B.transfer(me, main)                 # suspend right away
+            switch(main)                         # suspend right away
             # Round 1: pass control straight to the next one in `ring`
             # (arbitrary pairs, no detour through main).
             resumed.append(i)
             k = position[i] + 1
-            B.transfer(me, handles[ring[k]] if k < N else main)
+            switch(handles[ring[k]] if k < N else main)
             # Round 2: resumed by main in another order; finish into it.
             finished.append(i)
             return main
         return body
 
     for i in range(N):
-        start(main, handles[i], make(i))
+        start(handles[i], make(i))
     assert all(B.top_frame(h) is not None for h in handles)
 
-    B.transfer(main, handles[ring[0]])
+    switch(handles[ring[0]])
     assert resumed == ring
 
     order = list(range(N))
     random.shuffle(order)
     for i in order:
-        B.transfer(main, handles[i])
+        switch(handles[i])
     assert finished == order
     assert all(B.top_frame(h) is None for h in handles)
     ''')
@@ -326,28 +331,26 @@ def test_arbitrary_pairs_nested_starts():
     hops = [0]
 
     def make(i):
-        me = handles[i]
         def body():
             alive.add(i)
             if i + 1 < N:
-                start(me, handles[i + 1], make(i + 1))
+                start(handles[i + 1], make(i + 1))
             else:
-                B.transfer(me, main)
+                switch(main)
             while hops[0] < 2000:
                 hops[0] += 1
                 others = [j for j in (random.randrange(N), random.randrange(N))
                           if j in alive and j != i]
-                target = handles[others[0]] if others else main
                 log.append(i)
-                B.transfer(me, target)
+                switch(handles[others[0]] if others else main)
             alive.discard(i)
             return main
         return body
 
-    start(main, handles[0], make(0))
+    start(handles[0], make(0))
     assert alive == set(range(N))
     while alive:
-        B.transfer(main, handles[random.choice(sorted(alive))])
+        switch(handles[random.choice(sorted(alive))])
     assert hops[0] == 2000 and len(log) == 2000
     assert all(B.top_frame(h) is None for h in handles)
     ''')
@@ -359,48 +362,110 @@ def test_top_frame():
     g = B.new_handle()
     seen = {}
 
-    def suspend_here(me, other):
+    def suspend_here(target, token):
         # The "Python-layer function that called transfer()".
-        B.transfer(me, other)
+        assert not B.transfer(target)
 
     def helper():
         seen["running g"] = B.top_frame(g)
-        # main is suspended inside main_side_switch():
+        # main is suspended in suspend_here(g, "main token"):
         f = B.top_frame(main)
-        seen["main from g"] = f.f_code.co_name
-        seen["main locals"] = sorted(f.f_locals)
-        suspend_here(g, main)
+        seen["main"] = (f.f_code.co_name, f.f_locals["token"])
+        suspend_here(main, "g token")
         return "helper done"
 
     def body():
         helper()
         return main
 
-    def main_side_switch(target, token):
-        _tls.starting = body
-        B.transfer(main, target)
-
-    main_side_switch(g, "token")
+    _tls.starting = body
+    suspend_here(g, "main token")
     assert seen["running g"] is None
-    assert seen["main from g"] == "main_side_switch"
-    assert seen["main locals"] == ["target", "token"], seen["main locals"]
+    assert seen["main"] == ("suspend_here", "main token"), seen["main"]
     assert B.top_frame(main) is None           # running
 
     top = B.top_frame(g)
     assert top.f_code.co_name == "suspend_here"
-    assert top.f_locals["me"] is g and top.f_locals["other"] is main
+    assert top.f_locals["token"] == "g token"
     # Walking f_back from the top frame reaches the entry function.
     names = frames_from(top, _entry.__code__)
     assert names == ["suspend_here", "helper", "body", "_entry"], names
 
-    B.transfer(main, g)                         # g finishes
+    switch(g)                                  # g finishes
     assert B.top_frame(g) is None
     assert B.top_frame(B.new_handle()) is None
     ''')
 
 
+def test_each_greenlet_has_its_own_context():
+    run_child('''
+    import contextvars
+    VAR = contextvars.ContextVar("VAR", default="default")
+    main = B.main_handle()
+    VAR.set("main")
+    main_ctx = B.get_context(main, True)
+    assert isinstance(main_ctx, contextvars.Context) and main_ctx[VAR] == "main"
+
+    a, b, c = B.new_handle(), B.new_handle(), B.new_handle()
+    assert B.get_context(a, False) is None     # unstarted, none set
+    seen = []
+
+    def body_a():
+        seen.append(("a starts with", VAR.get()))  # a new, empty context
+        VAR.set("a")
+        switch(main)
+        seen.append(("a resumed with", VAR.get()))
+        return main
+
+    start(a, body_a)
+    assert VAR.get() == "main"                 # ours came back
+    assert B.get_context(main, True) is main_ctx
+    ctx_a = B.get_context(a, False)            # a's, kept while suspended
+    assert ctx_a[VAR] == "a"
+
+    # Set before the start: the greenlet starts in that context.
+    preset = contextvars.Context()
+    preset.run(VAR.set, "preset")
+    B.set_context(b, False, preset)
+    assert B.get_context(b, False) is preset
+
+    def body_b():
+        seen.append(("b starts with", VAR.get()))
+        assert B.get_context(b, True) is preset
+        VAR.set("b")
+        return main
+
+    start(b, body_b)
+    assert VAR.get() == "main"
+    assert preset[VAR] == "b"
+    assert B.get_context(b, False) is preset   # a finished one keeps its last
+
+    # Replaced while suspended: resumes in the new one.
+    other = contextvars.Context()
+    other.run(VAR.set, "other")
+    B.set_context(a, False, other)
+    switch(a)
+    assert B.get_context(a, False) is other
+
+    # Replacing the running greenlet's context takes effect at once.
+    def body_c():
+        mine = contextvars.Context()
+        mine.run(VAR.set, "replaced")
+        B.set_context(c, True, mine)
+        seen.append(("c after set", VAR.get()))
+        return main
+
+    start(c, body_c)
+    assert VAR.get() == "main"
+    assert seen == [("a starts with", "default"), ("b starts with", "preset"),
+                    ("a resumed with", "other"), ("c after set", "replaced")]
+    ''')
+
+
 def test_threads_each_have_their_own_main_handle():
     run_child('''
+    import contextvars
+    VAR = contextvars.ContextVar("VAR", default=None)
     THREADS = 4
     ROUNDS = 2000
     barrier = threading.Barrier(THREADS)
@@ -410,35 +475,35 @@ def test_threads_each_have_their_own_main_handle():
         try:
             main = B.main_handle()
             mains[t] = main
+            VAR.set(("main", t))
             barrier.wait()                     # all main handles exist
             handles = [B.new_handle() for _ in range(3)]
             box = []
 
             def make(k):
-                me = handles[k]
                 def body():
+                    VAR.set((t, k))
                     while True:
                         value = box.pop()
                         if value is None:
                             return main
-                        box.append((t, k, value))
-                        B.transfer(me, main)
+                        box.append((t, k, value, VAR.get()))
+                        switch(main)
                 return body
 
-            total = 0
             for r in range(ROUNDS):
                 k = r % 3
                 box.append(r)
                 if r < 3:
-                    start(main, handles[k], make(k))
+                    start(handles[k], make(k))
                 else:
-                    B.transfer(main, handles[k])
-                assert box.pop() == (t, k, r)
-                total += 1
+                    switch(handles[k])
+                assert box.pop() == (t, k, r, (t, k))
+                assert VAR.get() == ("main", t)
             for k in range(3):
                 box.append(None)
-                B.transfer(main, handles[k])
-            results[t] = total
+                switch(handles[k])
+            results[t] = ROUNDS
         except BaseException as e:
             errors.append((t, repr(e)))
             raise
@@ -450,18 +515,17 @@ def test_threads_each_have_their_own_main_handle():
     # The process's main thread uses its own handles meanwhile.
     main = B.main_handle()
     g = B.new_handle()
-    box = []
+    box = [0]
     def body():
         while box[-1] is not None:
             box.append(box.pop() + 1)
-            B.transfer(g, main)
+            switch(main)
         return main
-    box.append(0)
-    start(main, g, body)
+    start(g, body)
     for r in range(ROUNDS):
-        B.transfer(main, g)
+        switch(g)
     box.append(None)
-    B.transfer(main, g)
+    switch(g)
     for th in threads:
         th.join()
     assert not errors, errors
@@ -476,10 +540,10 @@ def test_release_without_running():
     main = B.main_handle()
     ran = []
 
-    def make(me):
+    def make():
         def body():
             try:
-                B.transfer(me, main)
+                switch(main)
                 ran.append("resumed")
             finally:
                 ran.append("finally")
@@ -488,7 +552,7 @@ def test_release_without_running():
 
     # Released in its own thread while suspended.
     g = B.new_handle()
-    start(main, g, make(g))
+    start(g, make())
     B.release(g)
     del g
 
@@ -499,12 +563,12 @@ def test_release_without_running():
         h = B.new_handle()
         def body():
             try:
-                B.transfer(h, tmain)
+                switch(tmain)
                 ran.append("resumed")
             finally:
                 ran.append("finally")
             return tmain
-        start(tmain, h, body)
+        start(h, body)
         left.append(h)
     th = threading.Thread(target=worker)
     th.start()
@@ -516,7 +580,7 @@ def test_release_without_running():
     assert ran == [], ran
     # The thread is still fine.
     g2 = B.new_handle()
-    start(main, g2, make(g2))
-    B.transfer(main, g2)
+    start(g2, make())
+    switch(g2)
     assert ran == ["resumed", "finally"]
     ''')
