@@ -38,7 +38,7 @@ _tls = threading.local()
 class _ThreadState:
     """The greenlets of one thread."""
     __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
-                 "ident", "inbox", "__weakref__")
+                 "ident", "inbox", "killing", "__weakref__")
 
 
 class _ThreadEnd:
@@ -62,6 +62,7 @@ def _new_thread_state():
     ts.trace = ts.starting = ts.inbox = None
     ts.doomed = []
     ts.alive = True
+    ts.killing = False
     ts.ident = _get_ident()
     main = object.__new__(greenlet)
     main._ts = ts
@@ -286,10 +287,16 @@ class greenlet:
         ts = self._ts
         if not ts.alive:
             return
-        if _tls.__dict__.get("state") is ts:
+        if _tls.__dict__.get("state") is ts and ts.inbox is None:
             _kill(self)
+            if ts.doomed:       # deferred while that kill was switching
+                _kill_doomed(ts)
         else:
-            ts.doomed.append(self)      # its thread kills it on its next switch
+            # Another thread's, or we are in the middle of a switch (the
+            # inbox is full from the switcher's store to the receiver's
+            # read; PyPy runs __del__ between any two bytecodes): its thread
+            # kills it when it next switches or calls getcurrent().
+            ts.doomed.append(self)
 
     getcurrent = staticmethod(getcurrent)
     settrace = staticmethod(settrace)
@@ -314,8 +321,14 @@ def _kill(g):
 
 
 def _kill_doomed(ts):
-    while ts.doomed:
-        _kill(ts.doomed.pop())
+    if ts.killing:          # the loop below is already at it, further up
+        return
+    ts.killing = True
+    try:
+        while ts.doomed:
+            _kill(ts.doomed.pop())
+    finally:
+        ts.killing = False
 
 
 def _exception(typ, val, tb):

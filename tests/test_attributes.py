@@ -424,13 +424,24 @@ def _package_dir():
     return os.path.dirname(os.path.abspath(greenlet_cffi.__file__))
 
 
+# On PyPy the bottom frame of a suspended continulet's stack links back to
+# the stack's own top (PyPy's bundled greenlet shows the same loop), so a
+# walk there stops once it has passed run and reached greenlet_cffi's bottom
+# frames; on CPython the chain must end with None.
+CHAIN_LOOPS = sys.implementation.name == "pypy"
+
+
 def _frames_of(g, limit=500):
     """The f_back chain starting at g.gr_frame (bounded: a cycle fails)."""
     frames = []
     f = g.gr_frame
+    pkg = _package_dir() + os.sep
     while f is not None:
         frames.append(f)
         assert len(frames) < limit, "f_back chain does not terminate"
+        if CHAIN_LOOPS and len(frames) > 1 and os.path.abspath(
+                f.f_code.co_filename).startswith(pkg):
+            break
         f = f.f_back
     return frames
 

@@ -272,6 +272,7 @@ def owner():
         g = greenlet(body)
         g.switch(i)
         box["gs"].append(g)
+    del g   # only box holds them (PyPy frees frame locals only with the frame)
     ready.set()
     go.wait()
     for _ in range(3):
