@@ -12,6 +12,7 @@ its new stack (``_bootstrap``), and takes what was sent from its inbox:
 values (args, kwargs) or an exception to raise (exc).
 """
 import os
+import sys
 import threading
 from _thread import get_ident as _get_ident
 from contextvars import Context
@@ -32,6 +33,9 @@ class GreenletExit(BaseException):
 
 
 _UNSTARTED, _STARTED, _DEAD = 0, 1, 2
+# CPython frees an object when its last reference goes, and greenlet kills an
+# unfinished one right then; elsewhere the GC finds it (see _Reaper).
+_REFCOUNTED = sys.implementation.name == "cpython"
 _tls = threading.local()
 
 
@@ -69,6 +73,7 @@ def _new_thread_state():
     main._handle = _b.main_handle()
     main._parent = main._run = None
     main._state = _STARTED
+    main._reaper = False        # a main greenlet is never killed
     ts.main = ts.current = main
     _tls.state = ts
     _tls.end = _ThreadEnd(ts)
@@ -108,7 +113,7 @@ def gettrace():
 class greenlet:
     """A lightweight coroutine: ``greenlet(run=None, parent=None)``."""
 
-    __slots__ = ("_ts", "_handle", "_parent", "_run", "_state",
+    __slots__ = ("_ts", "_handle", "_parent", "_run", "_state", "_reaper",
                  "__dict__", "__weakref__")
 
     def __new__(cls, *args, **kwargs):
@@ -121,6 +126,7 @@ class greenlet:
         self._parent = ts.current
         self._run = None
         self._state = _UNSTARTED
+        self._reaper = False if _REFCOUNTED else None
         return self
 
     def __init__(self, run=None, parent=None):
@@ -147,6 +153,8 @@ class greenlet:
         origin = ts.current
         if origin is self:
             return _unpack(args, kwargs)
+        if origin._reaper is None:
+            origin._reaper = _Reaper(origin)
         ts.inbox = (origin, args, kwargs, None)
         ts.current = self
         del origin      # see _switch_to
@@ -279,24 +287,9 @@ class greenlet:
 
     # -- collection ----------------------------------------------------
 
-    def __del__(self):
-        # An unfinished greenlet is ended by raising GreenletExit in it, in
-        # its own thread; one left by a dead thread is released unrun.
-        if self._state != _STARTED or self._parent is None or _thread_state is None:
-            return
-        ts = self._ts
-        if not ts.alive:
-            return
-        if _tls.__dict__.get("state") is ts and ts.inbox is None:
-            _kill(self)
-            if ts.doomed:       # deferred while that kill was switching
-                _kill_doomed(ts)
-        else:
-            # Another thread's, or we are in the middle of a switch (the
-            # inbox is full from the switcher's store to the receiver's
-            # read; PyPy runs __del__ between any two bytecodes): its thread
-            # kills it when it next switches or calls getcurrent().
-            ts.doomed.append(self)
+    if _REFCOUNTED:
+        def __del__(self):
+            _collect(self)
 
     getcurrent = staticmethod(getcurrent)
     settrace = staticmethod(settrace)
@@ -308,6 +301,41 @@ class greenlet:
 # Frames of this package (the switch machinery) are hidden from gr_frame.
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _lost = []  # greenlets that survived their kill: kept, never freed
+
+
+def _collect(g):
+    """g is garbage: an unfinished greenlet is ended by raising GreenletExit
+    in it, in its own thread; one left by a dead thread is released unrun."""
+    if g._state != _STARTED or g._parent is None or _thread_state is None:
+        return
+    ts = g._ts
+    if not ts.alive:
+        return
+    if _tls.__dict__.get("state") is ts and ts.inbox is None:
+        _kill(g)
+        if ts.doomed:       # deferred while that kill was switching
+            _kill_doomed(ts)
+    else:
+        # Another thread's, or we are in the middle of a switch (the inbox
+        # is full from the switcher's store to the receiver's read; PyPy
+        # runs __del__ between any two bytecodes): its thread kills it when
+        # it next switches or calls getcurrent().
+        ts.doomed.append(g)
+
+
+class _Reaper:
+    """Without reference counting (PyPy), every object of a class with
+    __del__ is costly to allocate and to collect, and most greenlets finish
+    without ever being suspended.  So there greenlet has no __del__: a
+    greenlet gets this finalizer when it first suspends, in a cycle with it
+    that the GC collects whole."""
+    __slots__ = ("greenlet",)
+
+    def __init__(self, g):
+        self.greenlet = g
+
+    def __del__(self):
+        _collect(self.greenlet)
 
 
 def _kill(g):
@@ -383,6 +411,8 @@ def _switch_to(target, args, kwargs, exc):
         return _unpack(args, kwargs)
     if target._state == _UNSTARTED:
         _prepare_start(ts, target)
+    if origin._reaper is None:
+        origin._reaper = _Reaper(origin)
     ts.inbox = (origin, args, kwargs, exc)
     ts.current = target
     # While suspended, this frame must not hold the greenlet itself, or it

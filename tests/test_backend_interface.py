@@ -109,6 +109,9 @@ def run_child(body, timeout=300):
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         universal_newlines=True, env=env, timeout=timeout,
+        # -c puts the working directory first on sys.path: run where the
+        # package under test is imported from, not from a source checkout.
+        cwd=path[0],
     )
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0 and lines and lines[-1] == "OK", (
