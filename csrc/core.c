@@ -337,8 +337,10 @@ gcffi_top_frame(gcffi_coro *c, uintptr_t out_list)
         Py_INCREF(frame);
 #else
         /* Only CPython can make the frame object: let it see the suspended
-         * greenlet's top frame for the time of one call. */
+         * greenlet's top frame for the time of one call, with the cyclic GC
+         * off so that no finalizer runs on that borrowed frame chain. */
         PyThreadState *ts = PyThreadState_Get();
+        int gc_was_on = PyGC_Disable();
 #  if GCFFI_PY(0x030D)
         struct _PyInterpreterFrame *keep = ts->current_frame;
         ts->current_frame = c->py.frame;
@@ -350,6 +352,8 @@ gcffi_top_frame(gcffi_coro *c, uintptr_t out_list)
         frame = (PyObject *)PyThreadState_GetFrame(ts);
         ts->cframe->current_frame = keep;
 #  endif
+        if (gc_was_on)
+            PyGC_Enable();
 #endif
     }
     return append_result(out_list, frame);
