@@ -43,6 +43,9 @@ ffibuilder.set_source(
     depends=[os.path.join("csrc", n) for n in ("gcffi.h", "pystate.h", "stack.h")]
     + [os.path.join("csrc", "platform", n) for n in os.listdir(os.path.join(HERE, "csrc", "platform"))],
     extra_compile_args=["-O2", "-fno-omit-frame-pointer"],
+    # The core reads and writes the thread state's fields (csrc/pystate.h),
+    # so the extension is built for one CPython version, never as abi3.
+    py_limited_api=False,
 )
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ for name in $names; do
     fi
     # shellcheck disable=SC2086
     "$venv/bin/python" -m pip install -q $extra
-    # pip builds the C core (cffi_modules) on CPython; nothing to build on PyPy.
+    # pip builds the C core (cffi_modules) on CPython; nothing to build on
+    # PyPy.  setuptools builds in ./build, which must not hold another
+    # interpreter's (or an older) extension.
+    rm -rf build
     "$venv/bin/python" -m pip install -q --force-reinstall --no-deps .
 done
