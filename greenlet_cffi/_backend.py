@@ -2,7 +2,7 @@
 
 Both backends offer the same few names (see _backend_pypy.py for the
 contract): NAME, main_handle, new_handle, set_entry, transfer, top_frame,
-get_context, set_context, release.
+get_context, set_context.
 """
 import sys
 

@@ -6,7 +6,7 @@ while we hold them; the core appends results to a list passed the same way.
 from ._core import ffi, lib
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
-           "top_frame", "get_context", "set_context", "release"]
+           "top_frame", "get_context", "set_context"]
 
 NAME = "cffi"
 PLATFORM = ffi.string(lib.gcffi_platform()).decode()
@@ -58,7 +58,3 @@ def get_context(handle, running):
 
 def set_context(handle, running, ctx):
     lib.gcffi_set_context(handle, running, 0 if ctx is None else id(ctx))
-
-
-def release(handle):
-    """Nothing to do: the handle's memory goes with it (ffi.gc)."""

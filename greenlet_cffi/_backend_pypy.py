@@ -33,8 +33,9 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     if ``running`` (it is the one running in this thread), else the one
     kept for it.  Each greenlet runs in its own; a new one starts in the
     one set before its start, or in none.  A finished one keeps its last.
-``release(handle)``
-    The greenlet will never run again: drop what is held for it, unrun.
+
+A handle that is dropped while suspended (its greenlet will never run
+again, e.g. its thread has ended) is freed without running.
 
 How continulets work (the part we rely on): an initialised continulet
 holds one suspended stack (its ``h``, with that stack's top frame).
@@ -79,7 +80,7 @@ from __pypy__ import set_contextvar_context as _set_ctx
 import threading
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
-           "top_frame", "get_context", "set_context", "release"]
+           "top_frame", "get_context", "set_context"]
 
 NAME = "continulet"
 
@@ -224,10 +225,3 @@ def set_context(handle, running, ctx):
         _set_ctx(ctx)
     else:
         handle.ctx = ctx
-
-
-def release(handle):
-    # The continulet goes with the handle: when the layer drops it, the GC
-    # frees its stacklet without running it (also from another thread after
-    # its own has ended).  Only its context is ours to drop now.
-    handle.ctx = None

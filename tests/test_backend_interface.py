@@ -1,5 +1,5 @@
 """The backend contract itself -- NAME, main_handle, new_handle, set_entry,
-transfer, top_frame, get_context, set_context, release (described in
+transfer, top_frame, get_context, set_context (described in
 greenlet_cffi/_backend_pypy.py) -- tested directly, without the greenlet
 layer.
 
@@ -125,7 +125,7 @@ def test_names():
     assert B.NAME == ("continulet" if sys.implementation.name == "pypy"
                       else "cffi"), B.NAME
     for name in ("main_handle", "new_handle", "set_entry", "transfer",
-                 "top_frame", "get_context", "set_context", "release"):
+                 "top_frame", "get_context", "set_context"):
         assert callable(getattr(B, name)), name
     ''')
 
@@ -538,7 +538,7 @@ def test_threads_each_have_their_own_main_handle():
     ''')
 
 
-def test_release_without_running():
+def test_dropped_suspended_handles_are_freed_without_running():
     run_child('''
     main = B.main_handle()
     ran = []
@@ -553,13 +553,12 @@ def test_release_without_running():
             return main
         return body
 
-    # Released in its own thread while suspended.
+    # Dropped in its own thread while suspended.
     g = B.new_handle()
     start(g, make())
-    B.release(g)
     del g
 
-    # Released after its thread ended with it suspended.
+    # Dropped after its thread ended with it suspended.
     left = []
     def worker():
         tmain = B.main_handle()
@@ -576,7 +575,7 @@ def test_release_without_running():
     th = threading.Thread(target=worker)
     th.start()
     th.join()
-    B.release(left.pop())
+    del left[:]
 
     for _ in range(4):
         gc.collect()
