@@ -158,8 +158,9 @@ class greenlet:
         ts.inbox = (origin, args, kwargs, None)
         ts.current = self
         del origin      # see _switch_to
-        if _transfer(self._handle):
-            return _transfer_failed(ts)
+        failed = _transfer(self._handle)
+        if failed:
+            return _transfer_failed(ts, failed)
         origin, args, kwargs, exc = ts.inbox
         ts.inbox = None
         if exc is not None or ts.trace is not None:
@@ -418,14 +419,17 @@ def _switch_to(target, args, kwargs, exc):
     # While suspended, this frame must not hold the greenlet itself, or it
     # could never be collected (and killed).
     del origin, args, kwargs, exc
-    if _transfer(target._handle):
-        return _transfer_failed(ts)
+    failed = _transfer(target._handle)
+    if failed:
+        return _transfer_failed(ts, failed)
     return _arrive(ts)
 
 
-def _transfer_failed(ts):
+def _transfer_failed(ts, code):
     ts.current = ts.inbox[0]    # nothing moved: we are still origin
     ts.inbox = None
+    if code == -2:              # the backend's own thread check
+        raise error("cannot switch to a different thread")
     raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
 
 
