@@ -152,7 +152,7 @@ class greenlet:
             return _switch_to(self, args, kwargs, None)
         origin = ts.current
         if origin is self:
-            return _unpack(args, kwargs)
+            return _switch_to(self, args, kwargs, None)
         if origin._reaper is None:
             origin._reaper = _Reaper(origin)
         ts.inbox = (origin, args, kwargs, None)
@@ -407,6 +407,9 @@ def _switch_to(target, args, kwargs, exc):
     while target._state == _DEAD:       # a dead greenlet hands over to its parent
         target = target._parent
     if target is origin:
+        # No switch, but greenlet still reports one (origin == target).
+        if ts.trace is not None:
+            exc = _call_trace(ts, ts.trace, exc, origin, origin)
         if exc is not None:
             raise exc
         return _unpack(args, kwargs)

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import greenlet_cffi
-from greenlet_cffi import GreenletExit, getcurrent, greenlet
+from greenlet_cffi import GreenletExit, getcurrent, greenlet, settrace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -541,3 +541,26 @@ for t in ts: t.join()
 print(results)
 """)
     assert out == ["[True, True, True, True]"]
+
+
+def test_switch_to_self_or_dead_still_traced():
+    # No real switch happens, but greenlet reports one from the current
+    # greenlet to itself; a throw to itself is reported as a throw.
+    main = getcurrent()
+    events = []
+
+    def trace(event, args):
+        events.append((event, args[0] is main, args[1] is main))
+
+    finished = greenlet(lambda: None)
+    finished.switch()
+    old = settrace(trace)
+    try:
+        assert main.switch(5) == 5
+        assert finished.switch(7) == 7      # dead: goes to its parent, main
+        with pytest.raises(KeyError):
+            main.throw(KeyError)
+    finally:
+        settrace(old)
+    assert events == [("switch", True, True), ("switch", True, True),
+                      ("throw", True, True)]
