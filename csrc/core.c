@@ -95,6 +95,9 @@ pystate_save(gcffi_pystate *s, PyThreadState *ts)
 #define SAVE(type, name, member) s->name = ts->member;
     GCFFI_PYSTATE(SAVE)
 #undef SAVE
+#ifdef GCFFI_RECURSION_LIMIT
+    s->recursion_depth = GCFFI_RECURSION_LIMIT(ts) - GCFFI_RECURSION_REMAINING(ts);
+#endif
     s->owned = 1;
     hide_cstack_frames(s);
 }
@@ -106,6 +109,9 @@ pystate_restore(gcffi_pystate *s, PyThreadState *ts)
 #define RESTORE(type, name, member) ts->member = s->name;
     GCFFI_PYSTATE(RESTORE)
 #undef RESTORE
+#ifdef GCFFI_RECURSION_LIMIT
+    GCFFI_RECURSION_REMAINING(ts) = GCFFI_RECURSION_LIMIT(ts) - s->recursion_depth;
+#endif
     s->owned = 0;
     ts->context_ver++;
 #if GCFFI_CFRAME_TRACING
@@ -155,8 +161,6 @@ pystate_start(gcffi_pystate *s, PyThreadState *ts)
 #if GCFFI_PY(0x030B)
     ts->root_cframe.current_frame = NULL;
     ts->trash_delete_nesting = 0;
-    if (ts->recursion_remaining < ENTRY_HEADROOM)
-        ts->recursion_remaining = ENTRY_HEADROOM;
 #endif
 #if GCFFI_PY(0x030C)
     ts->root_cframe.current_frame = NULL;
@@ -166,9 +170,11 @@ pystate_start(gcffi_pystate *s, PyThreadState *ts)
     ts->current_frame = NULL;
     ts->delete_later = NULL;
 #endif
+#ifdef GCFFI_RECURSION_LIMIT
+    if (GCFFI_RECURSION_REMAINING(ts) < ENTRY_HEADROOM)
+        GCFFI_RECURSION_REMAINING(ts) = ENTRY_HEADROOM;
+#endif
 #if PY_VERSION_HEX >= 0x030C0000
-    if (ts->py_recursion_remaining < ENTRY_HEADROOM)
-        ts->py_recursion_remaining = ENTRY_HEADROOM;
     if (ts->c_recursion_remaining < ENTRY_HEADROOM)
         ts->c_recursion_remaining = ENTRY_HEADROOM;
 #endif

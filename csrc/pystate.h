@@ -10,8 +10,9 @@
  *   current Python frame  frame (PyFrameObject)
  *                              frame      cframe->current_frame  current_frame
  *   C-stack frame chain   -    cframe  cframe  cframe  -
- *   recursion depth       recursion_depth     recursion_remaining
- *                                             py_/c_recursion_remaining
+ *   recursion depth       recursion_depth     recursion_remaining (kept
+ *                         as a depth)    py_recursion_remaining (likewise),
+ *                                        c_recursion_remaining
  *   exception being handled  exc_info + exc_state (type/value/tb until 3.10)
  *   contextvars           context (+ context_ver bumped on restore)
  *   frame data stack      -    -    datastack_chunk/top/limit
@@ -59,7 +60,6 @@
 #  define GCFFI_PYSTATE(FIELD)                                          \
     FIELD(_PyCFrame *, cframe, cframe)                                  \
     FIELD(struct _PyInterpreterFrame *, frame, cframe->current_frame)   \
-    FIELD(int, recursion_remaining, recursion_remaining)                \
     FIELD(_PyErr_StackItem *, exc_info, exc_info)                       \
     FIELD(PyObject *, exc_value, exc_state.exc_value)                   \
     FIELD(PyObject *, context, context)                                 \
@@ -71,7 +71,6 @@
 #  define GCFFI_PYSTATE(FIELD)                                          \
     FIELD(_PyCFrame *, cframe, cframe)                                  \
     FIELD(struct _PyInterpreterFrame *, frame, cframe->current_frame)   \
-    FIELD(int, py_recursion_remaining, py_recursion_remaining)          \
     FIELD(int, c_recursion_remaining, c_recursion_remaining)            \
     FIELD(_PyErr_StackItem *, exc_info, exc_info)                       \
     FIELD(PyObject *, exc_value, exc_state.exc_value)                   \
@@ -83,7 +82,6 @@
 #else /* 3.13 */
 #  define GCFFI_PYSTATE(FIELD)                                          \
     FIELD(struct _PyInterpreterFrame *, frame, current_frame)           \
-    FIELD(int, py_recursion_remaining, py_recursion_remaining)          \
     FIELD(int, c_recursion_remaining, c_recursion_remaining)            \
     FIELD(_PyErr_StackItem *, exc_info, exc_info)                       \
     FIELD(PyObject *, exc_value, exc_state.exc_value)                   \
@@ -107,6 +105,17 @@ typedef struct {
 } gcffi_link;
 #endif
 
+/* From 3.11 the thread state counts what remains of the recursion limit;
+ * a greenlet keeps its depth instead, so that a sys.setrecursionlimit()
+ * made while it is suspended applies to it too. */
+#if GCFFI_PY(0x030B)
+#  define GCFFI_RECURSION_LIMIT(ts) ((ts)->recursion_limit)
+#  define GCFFI_RECURSION_REMAINING(ts) ((ts)->recursion_remaining)
+#elif PY_VERSION_HEX >= 0x030C0000
+#  define GCFFI_RECURSION_LIMIT(ts) ((ts)->py_recursion_limit)
+#  define GCFFI_RECURSION_REMAINING(ts) ((ts)->py_recursion_remaining)
+#endif
+
 /* Python frames live in per-thread data-stack chunks from 3.11 on. */
 #define GCFFI_HAS_DATASTACK (PY_VERSION_HEX >= 0x030B0000)
 /* The tracing flag lives in each C-level eval frame in 3.10 and 3.11. */
@@ -116,6 +125,9 @@ typedef struct {
 #define GCFFI_DECLARE(type, name, member) type name;
     GCFFI_PYSTATE(GCFFI_DECLARE)
 #undef GCFFI_DECLARE
+#ifdef GCFFI_RECURSION_LIMIT
+    int recursion_depth;
+#endif
     int owned;                  /* slots hold the references (suspended) */
 #if GCFFI_CSTACK_FRAMES
     gcffi_link *links;          /* frame links bent past C-stack frames */

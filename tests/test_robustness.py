@@ -444,3 +444,31 @@ def test_child_interpreter_imports_same_module(check_script):
     out = check_script("import greenlet_cffi, os; "
                        "print(os.path.realpath(greenlet_cffi.__file__))")
     assert out == [os.path.realpath(greenlet_cffi.__file__)]
+
+
+def test_recursion_limit_changed_while_suspended(check_script):
+    # A suspended greenlet keeps its recursion depth, not what was left of
+    # the old limit: after sys.setrecursionlimit() it gets the new room.
+    out = check_script(PRELUDE + """
+import sys
+main = getcurrent()
+def depth_reached():
+    n = [0]
+    def down():
+        n[0] += 1
+        down()
+    try:
+        down()
+    except RecursionError:
+        return n[0]
+def run():
+    main.switch()
+    return depth_reached()
+sys.setrecursionlimit(400)
+g = greenlet(run)
+g.switch()
+sys.setrecursionlimit(2000)
+reached = g.switch()
+print(reached > 1000)   # with the old limit's room it would stop near 400
+""")
+    assert out == ["True"]
