@@ -7,7 +7,7 @@ between them and reads a suspended one's frame and context.
 How a switch travels: the switcher puts ``(origin, args, kwargs, exc)`` in
 its thread's ``inbox``, makes the target the thread's current greenlet and
 calls ``_b.transfer``.  The target wakes up either inside its own earlier
-``_b.transfer`` call (``_arrive``) or, on its first switch, at the bottom of
+``_b.transfer`` call or, on its first switch, at the bottom of
 its new stack (``_bootstrap``), and takes what was sent from its inbox:
 values (args, kwargs) or an exception to raise (exc).
 """
@@ -164,8 +164,7 @@ class greenlet:
         origin, args, kwargs, exc = ts.inbox
         ts.inbox = None
         if exc is not None or ts.trace is not None:
-            ts.inbox = (origin, args, kwargs, exc)
-            return _arrive(ts)
+            return _receive(ts, origin, args, kwargs, exc)
         if kwargs:
             return (args, kwargs) if args else kwargs
         return args[0] if len(args) == 1 else args
@@ -350,8 +349,8 @@ def _kill(g):
 
 
 def _kill_doomed(ts):
-    if ts.killing:          # the loop below is already at it, further up
-        return
+    if ts.killing or ts.inbox is not None:
+        return      # already at it further up, or a switch is in flight
     ts.killing = True
     try:
         while ts.doomed:
@@ -425,7 +424,9 @@ def _switch_to(target, args, kwargs, exc):
     failed = _transfer(target._handle)
     if failed:
         return _transfer_failed(ts, failed)
-    return _arrive(ts)
+    origin, args, kwargs, exc = ts.inbox
+    ts.inbox = None
+    return _receive(ts, origin, args, kwargs, exc)
 
 
 def _transfer_failed(ts, code):
@@ -443,10 +444,9 @@ def _prepare_start(ts, target):
     ts.starting = target
 
 
-def _arrive(ts):
-    """Take what was passed to the greenlet now running."""
-    origin, args, kwargs, exc = ts.inbox
-    ts.inbox = None
+def _receive(ts, origin, args, kwargs, exc):
+    """What switch() returns, or raises, in the greenlet now running, given
+    what origin sent it."""
     trace = ts.trace
     if trace is not None:
         exc = _call_trace(ts, trace, exc, origin, ts.current)
