@@ -14,6 +14,7 @@ values (args, kwargs) or an exception to raise (exc).
 import os
 import sys
 import threading
+import weakref
 from _thread import get_ident as _get_ident
 from contextvars import Context
 from types import TracebackType
@@ -53,16 +54,35 @@ class _ThreadEnd:
         self.ts = ts
 
     def __del__(self):
-        ts = self.ts
-        ts.alive = False
-        ts.ident = None     # thread ids are reused
-        # Greenlets waiting to be killed by this thread never will be:
-        # release them without running.
-        del ts.doomed[:]
+        _thread_ended(self.ts)
+
+
+def _thread_ended(ts):
+    ts.alive = False
+    ts.ident = None     # thread ids are reused
+    # Greenlets waiting to be killed by this thread never will be:
+    # release them without running.
+    del ts.doomed[:]
+
+
+_all_states = weakref.WeakSet()
+
+
+def _forked():
+    # In a child process only the forking thread lives on.
+    here = _tls.__dict__.get("state")
+    for ts in list(_all_states):
+        if ts is not here:
+            _thread_ended(ts)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _new_thread_state():
     ts = _ThreadState()
+    _all_states.add(ts)
     ts.trace = ts.starting = ts.inbox = None
     ts.doomed = []
     ts.alive = True

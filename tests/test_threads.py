@@ -347,3 +347,55 @@ except error:
 print("repr ok", isinstance(repr(g), str))
 """)
     assert out == ["switch error", "throw error", "repr ok True"]
+
+
+def test_greenlets_of_other_threads_are_dead_in_a_forked_child(check_script):
+    out = check_script(PRELUDE + """
+import os
+if not hasattr(os, "fork"):
+    print("no fork")
+    raise SystemExit(0)
+box = {}
+ready = threading.Event()
+stop = threading.Event()
+def other():
+    g = greenlet(lambda: getcurrent().parent.switch())
+    g.switch()
+    box["g"] = g
+    ready.set()
+    stop.wait()
+t = threading.Thread(target=other)
+t.start()
+ready.wait()
+mine = greenlet(lambda: getcurrent().parent.switch("mine ok"))
+pid = os.fork()
+if pid == 0:
+    # The child has only this thread: the other thread's greenlet is dead
+    # here, switching to it is refused, and our own still works.
+    try:
+        results = [box["g"].dead, mine.switch()]
+        try:
+            box["g"].switch()
+            results.append("switched?!")
+        except greenlet_cffi.error:
+            results.append("error")
+        # a new thread may reuse the dead thread's id: still refused
+        def probe():
+            try:
+                box["g"].switch()
+                results.append("switched?!")
+            except greenlet_cffi.error:
+                results.append("error")
+        th = threading.Thread(target=probe)
+        th.start(); th.join()
+        os.write(1, (repr(results) + "\\n").encode())
+    finally:
+        os._exit(0)
+os.waitpid(pid, 0)
+stop.set()
+t.join()
+""")
+    if out == ["no fork"]:
+        import pytest
+        pytest.skip("no os.fork on this platform")
+    assert out == ["[True, 'mine ok', 'error', 'error']"]
