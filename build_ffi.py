@@ -34,7 +34,7 @@ PREAMBLE = """
 ffibuilder = FFI()
 with open(os.path.join(HERE, "csrc", "gcffi.h")) as f:
     ffibuilder.cdef(f.read())
-ffibuilder.cdef('extern "Python+C" { gcffi_coro *gcffi_entry(void); }')
+ffibuilder.cdef('extern "Python+C" { gcffi_handle *gcffi_entry(void); }')
 ffibuilder.set_source(
     "greenlet_cffi._core",
     PREAMBLE,

@@ -19,7 +19,7 @@ static __thread gcffi_coro *running;
 /* The Python-level bottom of every greenlet: an extern "Python" function
  * (build_ffi.py).  It returns the greenlet to continue with once this one
  * has finished, and never raises. */
-extern gcffi_coro *gcffi_entry(void);
+extern gcffi_handle *gcffi_entry(void);
 
 /* A new greenlet keeps its parent's recursion depth, less this much
  * headroom if needed, so that its entry can always be called. */
@@ -230,9 +230,12 @@ python_body(gcffi_stack *stack)
     gcffi_coro *next;
 
     pystate_start(&self->py, ts);
-    next = gcffi_entry();
-    if (next == NULL)
-        gcffi_fatal("greenlet_cffi: a greenlet's Python entry failed");
+    {
+        gcffi_handle *h = gcffi_entry();
+        if (h == NULL)
+            gcffi_fatal("greenlet_cffi: a greenlet's Python entry failed");
+        next = h->coro;
+    }
     if (prepare(next) < 0)
         gcffi_fatal("greenlet_cffi: no memory to start a greenlet");
     pystate_finish(&self->py, ts);
@@ -301,8 +304,9 @@ gcffi_free(gcffi_coro *c)
 }
 
 int
-gcffi_transfer(gcffi_coro *target)
+gcffi_transfer(gcffi_handle *h)
 {
+    gcffi_coro *target = h->coro;
     PyThreadState *ts = PyThreadState_Get();
     gcffi_coro *origin = running;
     int r;
@@ -334,8 +338,9 @@ append_result(uintptr_t out_list, PyObject *obj)
 }
 
 int
-gcffi_top_frame(gcffi_coro *c, uintptr_t out_list)
+gcffi_top_frame(gcffi_handle *h, uintptr_t out_list)
 {
+    gcffi_coro *c = h->coro;
     PyObject *frame = NULL;
     if (c->stack.state == GCFFI_STARTED && c->py.owned && c->py.frame != NULL) {
 #if PY_VERSION_HEX < 0x030B0000
@@ -366,16 +371,18 @@ gcffi_top_frame(gcffi_coro *c, uintptr_t out_list)
 }
 
 int
-gcffi_get_context(gcffi_coro *c, int running, uintptr_t out_list)
+gcffi_get_context(gcffi_handle *h, int running, uintptr_t out_list)
 {
+    gcffi_coro *c = h->coro;
     PyObject *ctx = running ? PyThreadState_Get()->context : c->py.context;
     Py_XINCREF(ctx);
     return append_result(out_list, ctx);
 }
 
 void
-gcffi_set_context(gcffi_coro *c, int running, uintptr_t ctx_id)
+gcffi_set_context(gcffi_handle *h, int running, uintptr_t ctx_id)
 {
+    gcffi_coro *c = h->coro;
     PyObject *ctx = (PyObject *)ctx_id, *old;
     Py_XINCREF(ctx);
     if (running) {
@@ -392,7 +399,7 @@ gcffi_set_context(gcffi_coro *c, int running, uintptr_t ctx_id)
 }
 
 size_t
-gcffi_saved_bytes(gcffi_coro *c)
+gcffi_saved_bytes(gcffi_handle *h)
 {
-    return c->stack.saved;
+    return h->coro->stack.saved;
 }

@@ -3,6 +3,8 @@
 Python objects are handed to the core as id() (their address on CPython)
 while we hold them; the core appends results to a list passed the same way.
 """
+import weakref
+
 from ._core import ffi, lib
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
@@ -25,10 +27,27 @@ def gcffi_entry():
     return _entry()
 
 
-def _own(ptr):
-    if ptr == ffi.NULL:
+# Handles: a greenlet's core is freed when its handle goes, and the handle
+# must go only when the greenlet object really does.  ffi.gc() would run its
+# destructor as a finalizer, which the cyclic GC calls even on an object that
+# another finalizer in the same garbage resurrects -- as greenlet's own does,
+# keeping a suspended greenlet of another thread to be killed there later --
+# and that greenlet would then run on freed memory.  So the handle is a plain
+# owning cdata, which the cyclic GC does not track, and a weak reference to
+# it frees the core once the handle is deallocated.
+_cores = {}     # weakref to a handle -> its core
+
+
+def _free_core(ref):
+    lib.gcffi_free(_cores.pop(ref))
+
+
+def _own(core):
+    if core == ffi.NULL:
         raise MemoryError("greenlet_cffi: cannot allocate a greenlet")
-    return ffi.gc(ptr, lib.gcffi_free)
+    handle = ffi.new("gcffi_handle *", [core])
+    _cores[weakref.ref(handle, _free_core)] = core
+    return handle
 
 
 def main_handle():

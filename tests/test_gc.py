@@ -350,3 +350,42 @@ print("bad", bad)
 print("ok")
 """)
     assert out == ["bad []", "ok"]
+
+
+def test_cyclic_garbage_collected_in_another_thread_then_killed(check_script):
+    # A suspended greenlet in a reference cycle, found by the cyclic GC of
+    # another thread: its finalizer keeps it (to be killed in its own
+    # thread), so nothing of it may be freed with the rest of that garbage.
+    out = check_script(PRELUDE + """
+log = []
+box = {}
+made = threading.Event()
+dropped = threading.Event()
+
+def owner():
+    def body():
+        try:
+            getcurrent().parent.switch()
+        finally:
+            log.append(("finally", threading.current_thread().name))
+    for i in range(20):
+        g = greenlet(body)
+        g.me = g            # a cycle: only the cyclic GC can free it
+        g.switch()
+        box[i] = g
+    del g
+    made.set()
+    dropped.wait()
+    getcurrent()            # the deferred kills happen here
+    greenlet(lambda: None).switch()
+
+t = threading.Thread(target=owner, name="owner")
+t.start()
+made.wait()
+box.clear()
+collect()                   # in the main thread
+dropped.set()
+t.join()
+print(len(log), set(name for _, name in log))
+""")
+    assert out == ["20 {'owner'}"]

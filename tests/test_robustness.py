@@ -472,3 +472,86 @@ reached = g.switch()
 print(reached > 1000)   # with the old limit's room it would stop near 400
 """)
     assert out == ["True"]
+
+
+STRESS = """
+import gc, random, sys, threading
+from greenlet_cffi import greenlet, getcurrent, GreenletExit
+
+def stress(seed, steps):
+    # Random switches, starts, throws, finishes, drops (kill-on-collect) and
+    # deep stacks among up to a few hundred greenlets; every greenlet checks
+    # on the way out that its locals survived all of it.
+    rng = random.Random(seed)
+    main = getcurrent()
+    pool = []
+    made = [0]
+    finished = [0]
+
+    def deep(n, f):
+        return f() if n <= 0 else deep(n - 1, f) + 0
+
+    def body(tag):
+        local = [tag] * rng.randint(0, 50)
+        try:
+            while True:
+                try:
+                    act = rng.random()
+                    if act < 0.5 and pool:
+                        rng.choice(pool).switch(tag)
+                    elif act < 0.6:
+                        deep(rng.randint(0, 60), lambda: main.switch(tag))
+                    elif act < 0.7:
+                        g = greenlet(body)
+                        pool.append(g)
+                        made[0] += 1
+                        g.switch(made[0])
+                    elif act < 0.75:
+                        return tag
+                    elif act < 0.8 and pool:
+                        rng.choice(pool).throw(KeyError("x"))
+                    elif act < 0.85 and pool:
+                        pool.pop(rng.randrange(len(pool)))
+                        if rng.random() < 0.3:
+                            gc.collect()
+                    else:
+                        main.switch(tag)
+                except KeyError:
+                    pass
+        finally:
+            assert local == [tag] * len(local), "locals corrupted"
+            finished[0] += 1
+
+    for step in range(steps):
+        if len(pool) < 5:
+            pool.append(greenlet(body))
+            made[0] += 1
+        try:
+            rng.choice(pool).switch(-1)
+        except KeyError:
+            pass
+        pool[:] = [g for g in pool if not g.dead]
+        if len(pool) > 300:
+            del pool[:150]
+    del pool[:]
+    gc.collect()
+    return made[0], finished[0]
+
+results = {}
+def worker(seed):
+    results[seed] = stress(seed, 3000)
+threads = [threading.Thread(target=worker, args=(s,)) for s in (2, 3)]
+for t in threads:
+    t.start()
+results[1] = stress(1, 3000)
+for t in threads:
+    t.join()
+for seed in sorted(results):
+    made, finished = results[seed]
+    print(seed, made > 100, finished > 100)
+"""
+
+
+def test_random_switching_stress_in_three_threads(check_script):
+    out = check_script(STRESS, timeout=240)
+    assert out == ["1 True True", "2 True True", "3 True True"]
