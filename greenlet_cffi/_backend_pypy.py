@@ -78,6 +78,7 @@ from _continuation import continulet, permute, error as _ContinuationError
 from __pypy__ import get_contextvar_context as _get_ctx
 from __pypy__ import set_contextvar_context as _set_ctx
 import threading
+from sys import getprofile as _getprofile
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context"]
@@ -186,6 +187,8 @@ def transfer(target):
             return -1
         target.thread = t
     # The caller has checked that target is this thread's: t is ours.
+    if _getprofile() is not None:
+        _jit_off_while_profiling()
     origin = t.current
     t.current = target
     origin.ctx = _get_ctx()
@@ -198,6 +201,21 @@ def transfer(target):
         _set_ctx(origin.ctx)
         return -1 if isinstance(e, MemoryError) else -2
     # Resumed: whoever transferred to us set t.current and our context.
+
+
+def _jit_off_while_profiling():
+    # PyPy 7.3.11's JIT crashes (segfault) when it compiles a loop that
+    # switches continulets while a sys.setprofile() function is set (PyPy's
+    # bundled greenlet crashes the same way).  So the JIT is off from the
+    # first switch under such a profiler on; it stays off.
+    global _jit_off_while_profiling
+    import pypyjit
+    pypyjit.set_param("off")
+    _jit_off_while_profiling = _nothing
+
+
+def _nothing():
+    pass
 
 
 _TRANSFER_CODE = transfer.__code__

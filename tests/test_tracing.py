@@ -564,3 +564,31 @@ def test_switch_to_self_or_dead_still_traced():
         settrace(old)
     assert events == [("switch", True, True), ("switch", True, True),
                       ("throw", True, True)]
+
+
+def test_setprofile_while_switching_in_a_hot_loop(check_script):
+    # Enough switches for PyPy's JIT to compile the loop while a profile
+    # function is set (PyPy 7.3.11 crashed there; see _backend_pypy.py).
+    out = check_script('''
+import sys
+from greenlet_cffi import greenlet, getcurrent
+main = getcurrent()
+calls = [0]
+def profile(frame, event, arg):
+    calls[0] += 1
+def body():
+    n = 0
+    while True:
+        n += main.switch(n)
+g = greenlet(body)
+g.switch()
+sys.setprofile(profile)
+total = 0
+for i in range(5000):
+    total += g.switch(1)
+sys.setprofile(None)
+for i in range(5000):
+    total += g.switch(1)
+print(total == sum(range(1, 10001)), calls[0] > 5000)
+''')
+    assert out == ["True True"]
