@@ -11,10 +11,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 if sys.implementation.name != "cpython":
     raise SystemExit("build_ffi.py builds the CPython core only; PyPy needs no C build")
-if platform.machine().lower() not in ("x86_64", "amd64") or sys.maxsize < 2**32:
+if platform.machine().lower() not in ("x86_64", "amd64", "aarch64", "arm64") \
+        or sys.maxsize < 2**32:
     raise SystemExit(
-        "greenlet_cffi has no stack switch for %s (supported: x86-64). "
-        "Add csrc/platform/switch_<arch>_<abi>.h and select it in "
+        "greenlet_cffi has no stack switch for %s (supported: x86-64, "
+        "aarch64). Add csrc/platform/switch_<arch>_<abi>.h and select it in "
         "csrc/platform/select.h." % platform.machine())
 
 # cffi's wrappers release the GIL around every call into C.  Our calls must

@@ -1,4 +1,4 @@
-/* Stack switch for x86-64, System V ABI (Linux, BSD, macOS), GCC or Clang.
+/* Stack switch for x86-64, System V ABI, ELF (Linux, BSD), GCC or Clang.
  *
  *   void *gcffi_slp_switch(void *(*save)(void *sp, void *arg),
  *                          void *(*restore)(void *sp, void *arg),
@@ -22,10 +22,8 @@ __asm__(
     ".text\n"
     ".p2align 4\n"
     ".globl gcffi_slp_switch\n"
-#if defined(__ELF__)
     ".hidden gcffi_slp_switch\n"
     ".type gcffi_slp_switch, @function\n"
-#endif
     "gcffi_slp_switch:\n"
     "    .cfi_startproc\n"
     "    pushq %rbp\n"
@@ -77,7 +75,5 @@ __asm__(
     "    .cfi_adjust_cfa_offset -8\n"
     "    ret\n"
     "    .cfi_endproc\n"
-#if defined(__ELF__)
     ".size gcffi_slp_switch, .-gcffi_slp_switch\n"
-#endif
 );
