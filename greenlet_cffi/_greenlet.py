@@ -249,8 +249,8 @@ class greenlet:
 
     @property
     def dead(self):
-        """True once the greenlet has finished (or its thread has)."""
-        return self._state == _DEAD or not self._ts.alive
+        """True once the greenlet has finished (or, started, its thread has)."""
+        return self._state == _DEAD or (self._state == _STARTED and not self._ts.alive)
 
     def __bool__(self):
         return self._state == _STARTED and self._ts.alive
