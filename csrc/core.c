@@ -397,9 +397,3 @@ gcffi_set_context(gcffi_handle *h, int running, uintptr_t ctx_id)
     }
     Py_XDECREF(old);
 }
-
-size_t
-gcffi_saved_bytes(gcffi_handle *h)
-{
-    return h->coro->stack.saved;
-}

@@ -22,4 +22,3 @@ int gcffi_top_frame(gcffi_handle *h, uintptr_t out_list);
 int gcffi_get_context(gcffi_handle *h, int running, uintptr_t out_list);
 void gcffi_set_context(gcffi_handle *h, int running, uintptr_t ctx);
 const char *gcffi_platform(void);
-size_t gcffi_saved_bytes(gcffi_handle *h);   /* C stack bytes held in the heap */
