@@ -35,7 +35,6 @@ PREAMBLE = """
 ffibuilder = FFI()
 with open(os.path.join(HERE, "csrc", "gcffi.h")) as f:
     ffibuilder.cdef(f.read())
-ffibuilder.cdef('extern "Python+C" { gcffi_handle *gcffi_entry(void); }')
 ffibuilder.set_source(
     "greenlet_cffi._core",
     PREAMBLE,

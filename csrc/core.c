@@ -16,13 +16,17 @@ struct gcffi_coro {
  * target: a one-argument cffi call costs half of a two-argument one. */
 static __thread gcffi_coro *running;
 
-/* The Python-level bottom of every greenlet: an extern "Python" function
- * (build_ffi.py).  It returns the greenlet to continue with once this one
- * has finished, and never raises. */
-extern gcffi_handle *gcffi_entry(void);
+/* The Python layer's two halves of a greenlet's life (gcffi_set_entry):
+ * begin() -> (run, args, kwargs) to call, or raises what was thrown into the
+ * greenlet before it ran; finish(result, exception) -> the address of the
+ * core to continue with.  run itself is called from here, so that no frame
+ * of ours lies under it (its f_back is None, as in greenlet). */
+static PyObject *entry_begin, *entry_finish;
 
-/* A new greenlet keeps its parent's recursion depth, less this much
- * headroom if needed, so that its entry can always be called. */
+/* A new greenlet keeps its parent's recursion depth, so that greenlets
+ * starting greenlets without end meet RecursionError (the C stack grows
+ * with each).  begin() and finish() are given this much headroom, so that
+ * the bookkeeping around run always runs. */
 #define ENTRY_HEADROOM 50
 
 /* First data-stack chunk of a new greenlet (3.11+).  CPython adds chunks of
@@ -148,9 +152,6 @@ pystate_start(gcffi_pystate *s, PyThreadState *ts)
 #if PY_VERSION_HEX < 0x030B0000
     ts->frame = NULL;
     ts->trash_delete_nesting = 0;
-    if (ts->recursion_depth > Py_GetRecursionLimit() - ENTRY_HEADROOM)
-        ts->recursion_depth = Py_GetRecursionLimit() > 2 * ENTRY_HEADROOM
-            ? Py_GetRecursionLimit() - ENTRY_HEADROOM : 0;
 #endif
 #if GCFFI_PY(0x030A) || GCFFI_PY(0x030B) || GCFFI_PY(0x030C)
     ts->cframe = &ts->root_cframe;
@@ -169,14 +170,6 @@ pystate_start(gcffi_pystate *s, PyThreadState *ts)
 #if GCFFI_PY(0x030D)
     ts->current_frame = NULL;
     ts->delete_later = NULL;
-#endif
-#ifdef GCFFI_RECURSION_LIMIT
-    if (GCFFI_RECURSION_REMAINING(ts) < ENTRY_HEADROOM)
-        GCFFI_RECURSION_REMAINING(ts) = ENTRY_HEADROOM;
-#endif
-#if PY_VERSION_HEX >= 0x030C0000
-    if (ts->c_recursion_remaining < ENTRY_HEADROOM)
-        ts->c_recursion_remaining = ENTRY_HEADROOM;
 #endif
 #if GCFFI_HAS_DATASTACK
     {
@@ -222,20 +215,130 @@ prepare(gcffi_coro *target)
     return 0;
 }
 
+static void
+machinery_enter(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyThreadState_EnterTracing(ts);
+#elif PY_VERSION_HEX >= 0x030A0000
+    ts->tracing++;
+    ts->cframe->use_tracing = 0;
+#else
+    ts->tracing++;
+    ts->use_tracing = 0;
+#endif
+}
+
+static void
+machinery_leave(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyThreadState_LeaveTracing(ts);
+#else
+    int on = ts->c_tracefunc != NULL || ts->c_profilefunc != NULL;
+    ts->tracing--;
+#  if PY_VERSION_HEX >= 0x030A0000
+    ts->cframe->use_tracing = on;
+#  else
+    ts->use_tracing = on;
+#  endif
+#endif
+}
+
+/* Recursion levels left in this thread, read and set (as a depth before 3.11). */
+static int
+levels_left(PyThreadState *ts)
+{
+#ifdef GCFFI_RECURSION_REMAINING
+    return GCFFI_RECURSION_REMAINING(ts);
+#else
+    return Py_GetRecursionLimit() - ts->recursion_depth;
+#endif
+}
+
+static void
+set_levels_left(PyThreadState *ts, int n)
+{
+#ifdef GCFFI_RECURSION_REMAINING
+    GCFFI_RECURSION_REMAINING(ts) = n;
+#else
+    ts->recursion_depth = Py_GetRecursionLimit() - n;
+#endif
+}
+
+/* fn(a, b) (or fn() if a is NULL) with at least ENTRY_HEADROOM levels of
+ * recursion left, then the levels as they were. */
+static PyObject *
+call_with_headroom(PyThreadState *ts, PyObject *fn, PyObject *a, PyObject *b)
+{
+    PyObject *r;
+    int left = levels_left(ts);
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
+    int c_left = ts->c_recursion_remaining;
+    if (c_left < ENTRY_HEADROOM)
+        ts->c_recursion_remaining = ENTRY_HEADROOM;
+#endif
+    if (left < ENTRY_HEADROOM)
+        set_levels_left(ts, ENTRY_HEADROOM);
+    r = a == NULL ? PyObject_CallNoArgs(fn) : PyObject_CallFunctionObjArgs(fn, a, b, NULL);
+    set_levels_left(ts, left);
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
+    ts->c_recursion_remaining = c_left;
+#endif
+    return r;
+}
+
+/* The exception being raised, as one normalized object (a new reference). */
+static PyObject *
+take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
 static gcffi_stack *
 python_body(gcffi_stack *stack)
 {
     gcffi_coro *self = (gcffi_coro *)stack;
     PyThreadState *ts = PyThreadState_Get();
+    PyObject *call, *result = NULL, *exc = NULL, *where;
     gcffi_coro *next;
 
     pystate_start(&self->py, ts);
-    {
-        gcffi_handle *h = gcffi_entry();
-        if (h == NULL)
-            gcffi_fatal("greenlet_cffi: a greenlet's Python entry failed");
-        next = h->coro;
+    call = call_with_headroom(ts, entry_begin, NULL, NULL);
+    if (call != NULL) {
+        if (PyTuple_Check(call) && PyTuple_GET_SIZE(call) == 3) {
+            PyObject *kwargs = PyTuple_GET_ITEM(call, 2);
+            /* The switch that started us entered the machinery. */
+            machinery_leave(ts);
+            result = PyObject_Call(PyTuple_GET_ITEM(call, 0), PyTuple_GET_ITEM(call, 1),
+                                   kwargs == Py_None ? NULL : kwargs);
+            machinery_enter(ts);
+        }
+        else
+            PyErr_SetString(PyExc_SystemError, "greenlet_cffi: bad begin() result");
+        Py_DECREF(call);
     }
+    if (result == NULL)
+        exc = take_exception();
+    where = call_with_headroom(ts, entry_finish, result ? result : Py_None,
+                               exc ? exc : Py_None);
+    Py_XDECREF(result);
+    Py_XDECREF(exc);
+    if (where == NULL)
+        gcffi_fatal("greenlet_cffi: a greenlet's finish() failed");
+    next = (gcffi_coro *)PyLong_AsVoidPtr(where);
+    Py_DECREF(where);
     if (prepare(next) < 0)
         gcffi_fatal("greenlet_cffi: no memory to start a greenlet");
     pystate_finish(&self->py, ts);
@@ -243,6 +346,135 @@ python_body(gcffi_stack *stack)
     next->thread = ts;
     running = next;
     return &next->stack;
+}
+
+/* -- the switch machinery, unseen by tracers and profilers ----------------
+ *
+ * greenlet's switch() and throw() are C methods: sys.setprofile sees one
+ * c_call, and the run of the greenlet switched to, nothing of the machinery.
+ * Ours are C methods too, which call the Python layer's implementation with
+ * the thread's tracing suspended (as CPython does while it runs a trace
+ * function).  One switch enters the machinery in one greenlet and leaves it
+ * in another, so the count stays balanced per thread. */
+/* Runs a user callback (greenlet.settrace's) from inside the machinery:
+ * traced and profiled like any user code. */
+void
+gcffi_machinery(int enter)
+{
+    if (enter)
+        machinery_enter(PyThreadState_Get());
+    else
+        machinery_leave(PyThreadState_Get());
+}
+
+static int
+append_result(uintptr_t out_list, PyObject *obj)
+{
+    int r = PyList_Append((PyObject *)out_list, obj ? obj : Py_None);
+    Py_XDECREF(obj);
+    return r;
+}
+
+static PyObject *method_impl[2];    /* switch, throw */
+
+/* impl(self, *args, **kwargs), with tracing suspended.  Only borrowed
+ * references are kept here: while the greenlet is suspended in the call,
+ * nothing it was sent is held on this C stack. */
+static PyObject *
+call_impl(int which, PyObject *self, PyObject *const *args, size_t nargsf,
+          PyObject *kwnames)
+{
+    PyObject *small[8], **stack = small, *r;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), i;
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyThreadState *ts = PyThreadState_Get();
+
+    if (total + 1 > (Py_ssize_t)(sizeof small / sizeof small[0])) {
+        stack = PyMem_Malloc((total + 1) * sizeof(PyObject *));
+        if (stack == NULL)
+            return PyErr_NoMemory();
+    }
+    stack[0] = self;
+    for (i = 0; i < total; i++)
+        stack[i + 1] = args[i];
+    machinery_enter(ts);
+    r = PyObject_Vectorcall(method_impl[which], stack, nargs + 1, kwnames);
+    machinery_leave(ts);
+    if (stack != small)
+        PyMem_Free(stack);
+    return r;
+}
+
+static PyObject *
+method_switch(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return call_impl(0, self, args, nargs, kwnames);
+}
+
+static PyObject *
+method_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return call_impl(1, self, args, nargs, kwnames);
+}
+
+static PyMethodDef method_defs[] = {
+    {"switch", (PyCFunction)(void (*)(void))method_switch, METH_FASTCALL | METH_KEYWORDS,
+     "switch(*args, **kwargs)\n--\n\nSwitch to this greenlet, passing args/kwargs; return what is\n"
+     "passed back when something switches to the caller again."},
+    {"throw", (PyCFunction)(void (*)(void))method_throw, METH_FASTCALL | METH_KEYWORDS,
+     "throw(typ=GreenletExit, val=None, tb=None)\n--\n\nRaise an exception in this greenlet "
+     "(immediately, by switching to it)\nand return what is passed back to the caller."},
+};
+
+/* A C method of type `cls` named like method_defs[which] that calls impl;
+ * appended to out_list. */
+int
+gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_list)
+{
+    PyObject *descr;
+    if (which < 0 || which >= (int)(sizeof method_defs / sizeof method_defs[0]))
+        return -1;
+    Py_INCREF((PyObject *)impl);
+    Py_XSETREF(method_impl[which], (PyObject *)impl);
+    descr = PyDescr_NewMethod((PyTypeObject *)cls, &method_defs[which]);
+    if (descr == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return append_result(out_list, descr);
+}
+
+size_t
+gcffi_stack_saved(gcffi_handle *h)
+{
+    gcffi_coro *c = h->coro;
+    return c->stack.state == GCFFI_STARTED ? c->stack.saved : 0;
+}
+
+int
+gcffi_trash_delete_nesting(void)
+{
+    PyThreadState *ts = PyThreadState_Get();
+#if PY_VERSION_HEX < 0x030C0000
+    return ts->trash_delete_nesting;
+#elif PY_VERSION_HEX < 0x030D0000
+    return ts->trash.delete_nesting;
+#else
+    (void)ts;
+    return -1;      /* 3.13 has no such count (it keeps a list) */
+#endif
+}
+
+void
+gcffi_set_entry(uintptr_t begin, uintptr_t finish)
+{
+    PyObject *old_begin = entry_begin, *old_finish = entry_finish;
+    entry_begin = (PyObject *)begin;
+    entry_finish = (PyObject *)finish;
+    Py_INCREF(entry_begin);
+    Py_INCREF(entry_finish);
+    Py_XDECREF(old_begin);
+    Py_XDECREF(old_finish);
 }
 
 static gcffi_coro *
@@ -329,13 +561,6 @@ gcffi_transfer(gcffi_handle *h)
     return r;
 }
 
-static int
-append_result(uintptr_t out_list, PyObject *obj)
-{
-    int r = PyList_Append((PyObject *)out_list, obj ? obj : Py_None);
-    Py_XDECREF(obj);
-    return r;
-}
 
 int
 gcffi_top_frame(gcffi_handle *h, uintptr_t out_list)

@@ -22,3 +22,12 @@ int gcffi_top_frame(gcffi_handle *h, uintptr_t out_list);
 int gcffi_get_context(gcffi_handle *h, int running, uintptr_t out_list);
 void gcffi_set_context(gcffi_handle *h, int running, uintptr_t ctx);
 const char *gcffi_platform(void);
+/* The Python layer's begin() and finish() (see core.c), kept for good. */
+void gcffi_set_entry(uintptr_t begin, uintptr_t finish);
+/* A C method descriptor of class cls (0: switch, 1: throw) calling
+ * impl(self, *args, **kwargs) unseen by tracers; appended to out_list. */
+int gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_list);
+/* Suspends (1) or resumes (0) tracing, around user code the machinery runs. */
+void gcffi_machinery(int enter);
+size_t gcffi_stack_saved(gcffi_handle *h);  /* bytes of C stack kept in the heap */
+int gcffi_trash_delete_nesting(void);       /* -1: this CPython has no such count */

@@ -8,7 +8,8 @@ import weakref
 from ._core import ffi, lib
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
-           "top_frame", "get_context", "set_context"]
+           "top_frame", "get_context", "set_context", "untraced_methods",
+           "call_traced", "stack_saved", "trash_delete_nesting"]
 
 NAME = "cffi"
 PLATFORM = ffi.string(lib.gcffi_platform()).decode()
@@ -16,15 +17,16 @@ PLATFORM = ffi.string(lib.gcffi_platform()).decode()
 _entry = None
 
 
-def set_entry(fn):
+def set_entry(begin, finish):
+    # The core calls begin(), then run, then finish(result, exc) at the
+    # bottom of every new greenlet (csrc/core.c); it wants the address of
+    # the core to go to next.
     global _entry
-    _entry = fn
 
-
-@ffi.def_extern()
-def gcffi_entry():
-    # Runs at the bottom of every new greenlet; see csrc/core.c.
-    return _entry()
+    def finish_to_core(result, exc):
+        return int(ffi.cast("uintptr_t", finish(result, exc).coro))
+    _entry = (begin, finish_to_core)    # the core holds them too
+    lib.gcffi_set_entry(id(begin), id(finish_to_core))
 
 
 # Handles: a greenlet's core is freed when its handle goes, and the handle
@@ -77,3 +79,33 @@ def get_context(handle, running):
 
 def set_context(handle, running, ctx):
     lib.gcffi_set_context(handle, running, 0 if ctx is None else id(ctx))
+
+
+def untraced_methods(cls, names):
+    """Replace cls's Python methods switch and throw by C methods that call
+    them with tracing suspended: tracers and profilers see a switch as one
+    C call, as with greenlet (see csrc/core.c)."""
+    for which, name in enumerate(("switch", "throw")):
+        if name in names:
+            out = []
+            if lib.gcffi_make_method(id(cls), which, id(vars(cls)[name]), id(out)) < 0:
+                raise RuntimeError("greenlet_cffi: cannot make the method %s" % name)
+            setattr(cls, name, out[0])
+
+
+def call_traced(fn, *args):
+    """fn(*args) from inside the switch machinery, traced like user code."""
+    lib.gcffi_machinery(0)
+    try:
+        return fn(*args)
+    finally:
+        lib.gcffi_machinery(1)
+
+
+def stack_saved(handle):
+    return lib.gcffi_stack_saved(handle)
+
+
+def trash_delete_nesting():
+    n = lib.gcffi_trash_delete_nesting()
+    return None if n < 0 else n

@@ -13,10 +13,13 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     there: a handle for that stack, which is running.
 ``new_handle()``
     A handle for a greenlet that has not started.
-``set_entry(fn)``
-    ``fn()`` runs at the bottom of every new greenlet, never raises, and
-    returns the handle to go to when the greenlet has finished: as if by
-    ``transfer(nxt)``, with the finished greenlet's stack released.
+``set_entry(begin, finish)``
+    At the bottom of every new greenlet the backend calls ``begin()``,
+    which returns ``(run, args, kwargs)`` (kwargs may be None) or raises;
+    then ``run(*args, **kwargs)``; then ``finish(result, exc)`` with what
+    run returned or raised (or begin raised), which never raises and
+    returns the handle to go to: as if by ``transfer(nxt)``, with the
+    finished greenlet's stack released.
 ``transfer(target)``
     From the greenlet running in this thread to ``target``, unstarted or
     suspended, of this thread (the caller checks that; here it is only
@@ -24,6 +27,12 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     transfers back to the caller; -1 if the switch could not be made (no
     memory), -2 if this thread has no main handle.  Values and exceptions
     travel beside it, in the layer's own objects.
+``untraced_methods(cls, names)`` / ``call_traced(fn, *args)``
+    CPython makes switch() and throw() C methods unseen by tracers; here
+    they stay Python methods, and ``call_traced`` is a plain call.
+``stack_saved(handle)`` / ``trash_delete_nesting()``
+    Bytes of C stack a suspended greenlet keeps in the heap; the thread's
+    trashcan nesting.  None: not known here (stacklets do not tell).
 ``top_frame(handle)``
     For a suspended greenlet: the frame that called ``transfer()``, whose
     ``f_back`` chain leads down to ``fn``.  None for a handle that is
@@ -81,7 +90,8 @@ import threading
 from sys import getprofile as _getprofile
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
-           "top_frame", "get_context", "set_context"]
+           "top_frame", "get_context", "set_context", "untraced_methods",
+           "call_traced", "stack_saved", "trash_delete_nesting"]
 
 NAME = "continulet"
 
@@ -97,16 +107,16 @@ class _Thread(object):
     __slots__ = ("current", "main")
 
 
-_entry = None                      # set_entry(fn) stores fn here
+_begin = _finish = None            # set_entry(begin, finish) stores them
 _tls = threading.local()           # .thread: this thread's _Thread
 _new = _Handle.__new__
 _init = continulet.__init__
 _switch = continulet.switch
 
 
-def set_entry(fn):
-    global _entry
-    _entry = fn
+def set_entry(begin, finish):
+    global _begin, _finish
+    _begin, _finish = begin, finish
 
 
 def _spare(main):
@@ -148,7 +158,16 @@ def _start(self):
     # Bottom of every greenlet's stack; `self` is its handle.
     t = self.thread
     try:
-        nxt = _entry()
+        run = args = kwargs = None
+        try:
+            run, args, kwargs = _begin()
+            result = run(*args, **kwargs) if kwargs else run(*args)
+            exc = None
+        except BaseException as e:
+            result, exc = None, e
+        run = args = kwargs = None
+        nxt = _finish(result, exc)
+        result = exc = None
     except BaseException:
         # fn must not raise.  If it does anyway (a bug, an asynchronous
         # KeyboardInterrupt), raise it in the thread's main stack rather
@@ -243,3 +262,19 @@ def set_context(handle, running, ctx):
         _set_ctx(ctx)
     else:
         handle.ctx = ctx
+
+
+def untraced_methods(cls, names):
+    pass
+
+
+def call_traced(fn, *args):
+    return fn(*args)
+
+
+def stack_saved(handle):
+    return None
+
+
+def trash_delete_nesting():
+    return None

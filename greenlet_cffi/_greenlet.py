@@ -7,10 +7,20 @@ between them and reads a suspended one's frame and context.
 How a switch travels: the switcher puts ``(origin, args, kwargs, exc)`` in
 its thread's ``inbox``, makes the target the thread's current greenlet and
 calls ``_b.transfer``.  The target wakes up either inside its own earlier
-``_b.transfer`` call or, on its first switch, at the bottom of
-its new stack (``_bootstrap``), and takes what was sent from its inbox:
-values (args, kwargs) or an exception to raise (exc).
+``_b.transfer`` call or, on its first switch, at the bottom of its new
+stack, where the backend calls ``_begin()`` for what to run, runs it and
+hands the outcome to ``_finish()``.  Whatever was sent is taken from the
+inbox: values (args, kwargs) or an exception to raise (exc).
+
+A greenlet's own state lives in slots whose names Python mangles for this
+class (``_greenlet__*``, written ``self.__x`` in the class body), so that
+no subclass attribute can shadow it: defining such a name in a subclass is
+refused, and a subclass's ``__getattribute__`` is bypassed for them.  No
+frame of the switch machinery holds a value, an exception or a greenlet
+while its greenlet is suspended: what a suspended stack holds, the cyclic
+GC cannot see.
 """
+import gc
 import os
 import sys
 import threading
@@ -37,13 +47,14 @@ _UNSTARTED, _STARTED, _DEAD = 0, 1, 2
 # CPython frees an object when its last reference goes, and greenlet kills an
 # unfinished one right then; elsewhere the GC finds it (see _Reaper).
 _REFCOUNTED = sys.implementation.name == "cpython"
+_NO_RUN = object()      # run not given (greenlet(None) gives run=None)
 _tls = threading.local()
 
 
 class _ThreadState:
     """The greenlets of one thread."""
     __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
-                 "ident", "inbox", "killing", "__weakref__")
+                 "ident", "inbox", "outbox", "killing", "__weakref__")
 
 
 class _ThreadEnd:
@@ -83,17 +94,18 @@ if hasattr(os, "register_at_fork"):
 def _new_thread_state():
     ts = _ThreadState()
     _all_states.add(ts)
-    ts.trace = ts.starting = ts.inbox = None
+    ts.trace = ts.starting = ts.inbox = ts.outbox = None
     ts.doomed = []
     ts.alive = True
     ts.killing = False
     ts.ident = _get_ident()
     main = object.__new__(greenlet)
-    main._ts = ts
-    main._handle = _b.main_handle()
-    main._parent = main._run = None
-    main._state = _STARTED
-    main._reaper = False        # a main greenlet is never killed
+    main._greenlet__ts = ts
+    main._greenlet__run = _NO_RUN
+    main._greenlet__handle = _b.main_handle()
+    main._greenlet__parent = None
+    main._greenlet__state = _STARTED
+    main._greenlet__reaper = False      # a main greenlet is never killed
     ts.main = ts.current = main
     _tls.state = ts
     _tls.end = _ThreadEnd(ts)
@@ -130,32 +142,73 @@ def gettrace():
     return _thread_state().trace
 
 
-class greenlet:
+# Our slots, by their mangled names: what no subclass may define.
+_OWN = ("_greenlet__ts", "_greenlet__handle", "_greenlet__parent",
+        "_greenlet__run", "_greenlet__state", "_greenlet__reaper")
+
+
+def _guarded_getattribute(getattribute):
+    """A subclass's __getattribute__, bypassed for our own slots."""
+    own = frozenset(_OWN)
+    plain = object.__getattribute__
+
+    def __getattribute__(self, name):
+        if name in own:
+            return plain(self, name)
+        return getattribute(self, name)
+    __getattribute__._greenlet_cffi_guard = True
+    return __getattribute__
+
+
+class _instance:
+    """greenlet's instance dict, whose descriptor greenlet wraps."""
+    __slots__ = ("__dict__", "__weakref__")
+
+
+_plain_dict = vars(_instance)["__dict__"]
+
+
+class greenlet(_instance):
     """A lightweight coroutine: ``greenlet(run=None, parent=None)``."""
 
-    __slots__ = ("_ts", "_handle", "_parent", "_run", "_state", "_reaper",
-                 "__dict__", "__weakref__")
+    __slots__ = ("__ts", "__handle", "__parent", "__run", "__state", "__reaper")
 
     def __new__(cls, *args, **kwargs):
         # Set up here, not in __init__, so that subclasses that never call
         # greenlet.__init__ still work.
         self = object.__new__(cls)
         ts = _thread_state()
-        self._ts = ts
-        self._handle = _b.new_handle()
-        self._parent = ts.current
-        self._run = None
-        self._state = _UNSTARTED
-        self._reaper = False if _REFCOUNTED else None
+        if ts.doomed:
+            _kill_doomed(ts)
+        self.__ts = ts
+        self.__handle = _b.new_handle()
+        self.__parent = ts.current
+        self.__run = _NO_RUN
+        self.__state = _UNSTARTED
+        self.__reaper = False if _REFCOUNTED else None
         return self
 
-    def __init__(self, run=None, parent=None):
-        if run is not None:
+    def __init__(self, run=_NO_RUN, parent=None):
+        if run is not _NO_RUN:
             # Into the slot, as greenlet does: a run method defined on a
             # subclass still takes precedence when the greenlet starts.
             greenlet.run.fset(self, run)
         if parent is not None:
             greenlet.parent.fset(self, parent)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for klass in cls.__mro__:
+            if klass is greenlet:
+                break
+            clash = [n for n in _OWN if n in vars(klass)]
+            if clash:
+                raise TypeError("%s may not define %s: greenlet keeps its state there"
+                                % (cls.__name__, ", ".join(clash)))
+        getattribute = cls.__getattribute__
+        if getattribute is not object.__getattribute__ \
+                and not getattr(getattribute, "_greenlet_cffi_guard", False):
+            cls.__getattribute__ = _guarded_getattribute(getattribute)
 
     # -- switching -----------------------------------------------------
 
@@ -165,20 +218,21 @@ class greenlet:
         # The common case inlined (it is _switch_to's): a suspended greenlet
         # of this thread and no kill pending.  Anything else goes the long way.
         try:
-            ts = self._ts
+            ts = self.__ts
         except AttributeError:          # not a greenlet: _switch_to says so
-            return _switch_to(self, args, kwargs, None)
-        if ts.ident != _get_ident() or self._state != _STARTED or ts.doomed:
-            return _switch_to(self, args, kwargs, None)
+            return _switch_with(self, args, kwargs, None)
+        if ts.ident != _get_ident() or self.__state != _STARTED or ts.doomed:
+            return _switch_with(self, args, kwargs, None)
         origin = ts.current
         if origin is self:
-            return _switch_to(self, args, kwargs, None)
-        if origin._reaper is None:
-            origin._reaper = _Reaper(origin)
+            return _switch_with(self, args, kwargs, None)
+        if origin._greenlet__reaper is None:
+            origin._greenlet__reaper = _Reaper(origin)
         ts.inbox = (origin, args, kwargs, None)
         ts.current = self
-        del origin      # see _switch_to
-        failed = _transfer(self._handle)
+        # While suspended, this frame holds nothing that was sent.
+        del origin, args, kwargs
+        failed = _transfer(self.__handle)
         if failed:
             return _transfer_failed(ts, failed)
         origin, args, kwargs, exc = ts.inbox
@@ -195,53 +249,53 @@ class greenlet:
         if not isinstance(self, greenlet):
             raise TypeError("throw() needs a greenlet, not %s" % type(self).__name__)
         exc = _exception(typ, val, tb)
-        if self._state == _DEAD and isinstance(exc, GreenletExit):
+        del typ, val, tb
+        if self.__state == _DEAD and isinstance(exc, GreenletExit):
             # A dead greenlet "returns" the GreenletExit, as run would have.
-            return _switch_to(self, (exc,), None, None)
-        return _switch_to(self, None, None, exc)
+            return _switch_with(self, (exc,), None, None)
+        return _switch_with(self, None, None, exc)
 
     # -- attributes ----------------------------------------------------
 
     @property
     def run(self):
         """The callable run on the first switch; gone once started."""
-        if self._state != _UNSTARTED or self._run is None:
+        if self.__state != _UNSTARTED or self.__run is _NO_RUN:
             raise AttributeError("run")
-        return self._run
+        return self.__run
 
     @run.setter
     def run(self, value):
-        if self._state != _UNSTARTED:
+        if self.__state != _UNSTARTED:
             raise AttributeError("run cannot be set after the start of the greenlet")
-        self._run = value
+        self.__run = value
 
     @run.deleter
     def run(self):
-        if self._state != _UNSTARTED:
+        if self.__state != _UNSTARTED:
             raise AttributeError("run cannot be deleted after the start of the greenlet")
-        self._run = None
+        self.__run = _NO_RUN
 
     @property
     def parent(self):
         """The greenlet that receives this one's result (None for main)."""
-        return self._parent
+        return self.__parent
 
     @parent.setter
     def parent(self, value):
-        if self._parent is None and self is self._ts.main:
+        if self.__parent is None and self.__state == _STARTED:
             raise AttributeError("cannot set the parent of a main greenlet")
         if not isinstance(value, greenlet):
-            raise TypeError("parent must be a greenlet")
+            raise TypeError("GreenletChecker: Expected any type of greenlet, not "
+                            + type(value).__name__)
         p = value
         while p is not None:
             if p is self:
                 raise ValueError("cyclic parent chain")
-            p = p._parent
-        if value._ts is not self._ts:
-            if self._state != _UNSTARTED:
-                raise ValueError("parent cannot be on a different thread")
-            self._ts = value._ts    # an unstarted greenlet goes with its parent
-        self._parent = value
+            p = p._greenlet__parent
+        if self.__state != _UNSTARTED and _thread_of(value) is not self.__ts:
+            raise ValueError("parent cannot be on a different thread")
+        self.__parent = value
 
     @parent.deleter
     def parent(self):
@@ -250,17 +304,18 @@ class greenlet:
     @property
     def dead(self):
         """True once the greenlet has finished (or, started, its thread has)."""
-        return self._state == _DEAD or (self._state == _STARTED and not self._ts.alive)
+        return self.__state == _DEAD or (self.__state == _STARTED and not self.__ts.alive)
 
     def __bool__(self):
-        return self._state == _STARTED and self._ts.alive
+        return self.__state == _STARTED and self.__ts.alive
 
     @property
     def gr_frame(self):
         """The frame a suspended greenlet will resume in; else None."""
-        if self._state != _STARTED or self._ts.current is self or not self._ts.alive:
+        ts = self.__ts
+        if self.__state != _STARTED or ts.current is self or not ts.alive:
             return None
-        f = _b.top_frame(self._handle)
+        f = _b.top_frame(self.__handle)
         while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
             f = f.f_back
         return f
@@ -268,42 +323,62 @@ class greenlet:
     @property
     def gr_context(self):
         """The contextvars.Context this greenlet runs in (None: none yet)."""
-        return _b.get_context(self._handle, self._running_here())
+        return _b.get_context(self.__handle, _running_here(self))
 
     @gr_context.setter
     def gr_context(self, ctx):
         if ctx is not None and not isinstance(ctx, Context):
             raise TypeError("greenlet context must be a contextvars.Context or None")
-        _b.set_context(self._handle, self._running_here(), ctx)
+        _b.set_context(self.__handle, _running_here(self), ctx)
 
     @gr_context.deleter
     def gr_context(self):
         raise AttributeError("can't delete context attribute")
 
-    def _running_here(self):
-        """Whether this greenlet is the one running in this thread, and so
-        its context is the live one; refuses one running in another thread."""
-        running = self._ts.current is self and self._ts.alive
-        if running and self._ts is not _thread_state():
-            raise ValueError("cannot access the context of a greenlet running in another thread")
-        return running
-
     def __repr__(self):
-        ts = self._ts
+        ts = self.__ts
+        state = self.__state
         name = "greenlet.greenlet" if type(self) is greenlet else type(self).__name__
         head = "<%s object at %#x (otid=%#x)" % (name, id(self), id(ts))
-        if self._state == _DEAD or (self._state == _STARTED and not ts.alive):
+        if state == _DEAD or (state == _STARTED and not ts.alive):
             return head + (" dead>" if ts.alive else " (thread exited) dead>")
         if ts.current is self:
             where = " current"
-        elif self._state == _STARTED:
+        elif state == _STARTED:
             where = " suspended"
         else:
             where = ""
         return "%s%s%s%s%s>" % (
-            head, where, " active" if self._state == _STARTED else "",
-            " started" if self._state == _STARTED else " pending",
-            " main" if self._parent is None and self is ts.main else "")
+            head, where, " active" if state == _STARTED else "",
+            " started" if state == _STARTED else " pending",
+            " main" if self.__parent is None and state == _STARTED else "")
+
+    @property
+    def _stack_saved(self):
+        """Bytes of C stack this greenlet keeps in the heap while suspended
+        (greenlet's diagnostic; None where the backend cannot tell)."""
+        return _b.stack_saved(self.__handle)
+
+    def __reduce_ex__(self, *args):
+        # A greenlet is a running stack: it can be neither copied nor pickled.
+        raise TypeError("cannot serialize '%s' object" % type(self).__name__)
+
+    __reduce__ = __copy__ = __deepcopy__ = __reduce_ex__
+
+    @property
+    def __dict__(self):
+        return _plain_dict.__get__(self)
+
+    @__dict__.setter
+    def __dict__(self, value):
+        if not isinstance(value, dict):
+            raise TypeError("__dict__ must be set to a dictionary, not a '%s'"
+                            % type(value).__name__)
+        _plain_dict.__set__(self, value)
+
+    @__dict__.deleter
+    def __dict__(self):
+        raise TypeError("__dict__ may not be deleted")
 
     # -- collection ----------------------------------------------------
 
@@ -323,24 +398,70 @@ _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _lost = []  # greenlets that survived their kill: kept, never freed
 
 
+def _thread_of(g):
+    """The thread state a greenlet runs in; an unstarted one will run in
+    its parent's."""
+    while g._greenlet__state == _UNSTARTED:
+        g = g._greenlet__parent
+    return g._greenlet__ts
+
+
+def _running_here(g):
+    """Whether g is the greenlet running in this thread, and so its context
+    is the live one; refuses one running in another thread."""
+    ts = g._greenlet__ts
+    running = ts.current is g and ts.alive
+    if running and ts is not _thread_state():
+        raise ValueError("cannot access the context of a greenlet running in a different thread")
+    return running
+
+
+def _thread_error(ts, target_ts):
+    if not target_ts.alive:
+        return error("cannot switch to a different thread (which happens to have exited)")
+    return error("Cannot switch to a different thread\n\tCurrent:  %r\n\tExpected: %r"
+                 % (ts.current, target_ts.main))
+
+
+# -- collection -----------------------------------------------------------
+
+_gc_running = False     # CPython: between a collection's start and stop
+
+
 def _collect(g):
     """g is garbage: an unfinished greenlet is ended by raising GreenletExit
     in it, in its own thread; one left by a dead thread is released unrun."""
-    if g._state != _STARTED or g._parent is None or _thread_state is None:
+    if _thread_state is None:
+        return      # interpreter shutdown: module globals are gone
+    if g._greenlet__state != _STARTED or g._greenlet__parent is None:
         return
-    ts = g._ts
+    ts = g._greenlet__ts
     if not ts.alive:
         return
-    if _tls.__dict__.get("state") is ts and ts.inbox is None:
+    if _tls.__dict__.get("state") is ts and ts.inbox is None and not _gc_running:
         _kill(g)
         if ts.doomed:       # deferred while that kill was switching
             _kill_doomed(ts)
     else:
-        # Another thread's, or we are in the middle of a switch (the inbox
-        # is full from the switcher's store to the receiver's read; PyPy
-        # runs __del__ between any two bytecodes): its thread kills it when
-        # it next switches or calls getcurrent().
+        # Another thread's; or a switch is in flight here (the inbox is
+        # full from the switcher's store to the receiver's read; PyPy runs
+        # __del__ between any two bytecodes); or the cyclic GC is running,
+        # which no switch may interrupt: killed by its thread after the
+        # collection, or when it next switches or calls getcurrent().
         ts.doomed.append(g)
+
+
+def _gc_phase(phase, info):
+    global _gc_running
+    _gc_running = phase == "start"
+    if not _gc_running:
+        ts = _tls.__dict__.get("state")
+        if ts is not None and ts.doomed:
+            _kill_doomed(ts)
+
+
+if _REFCOUNTED:
+    gc.callbacks.append(_gc_phase)
 
 
 class _Reaper:
@@ -359,18 +480,39 @@ class _Reaper:
 
 
 def _kill(g):
-    ts = g._ts
-    g._parent = ts.current          # the kill comes back here
-    _switch_to(g, None, None, GreenletExit())
-    if g._state != _DEAD:
+    """Raise GreenletExit in g, coming back here; g's parent is this
+    greenlet for the time of the kill.  An exception other than the
+    GreenletExit is reported as unraisable, as greenlet does."""
+    ts = g._greenlet__ts
+    parent = g._greenlet__parent
+    g._greenlet__parent = ts.current
+    try:
+        _switch_with(g, None, None, GreenletExit())
+    except BaseException as e:
+        if sys is not None:
+            sys.unraisablehook(_Unraisable(e, g))
+    if g._greenlet__state != _DEAD:
         # It caught GreenletExit and switched away.  Its stack may still be
         # linked below running greenlets, so it must never be freed.
+        g._greenlet__parent = parent
         _lost.append(g)
 
 
+class _Unraisable:
+    """What sys.unraisablehook gets (the fields of CPython's own)."""
+    __slots__ = ("exc_type", "exc_value", "exc_traceback", "err_msg", "object")
+
+    def __init__(self, exc, g):
+        self.exc_type = type(exc)
+        self.exc_value = exc
+        self.exc_traceback = exc.__traceback__
+        self.err_msg = "Exception ignored while killing a collected greenlet"
+        self.object = g
+
+
 def _kill_doomed(ts):
-    if ts.killing or ts.inbox is not None:
-        return      # already at it further up, or a switch is in flight
+    if ts.killing or ts.inbox is not None or _gc_running:
+        return      # already at it further up, a switch is in flight, or GC
     ts.killing = True
     try:
         while ts.doomed:
@@ -378,6 +520,8 @@ def _kill_doomed(ts):
     finally:
         ts.killing = False
 
+
+# -- switching ------------------------------------------------------------
 
 def _exception(typ, val, tb):
     """The exception instance that throw(typ, val, tb) raises."""
@@ -410,21 +554,50 @@ def _unpack(args, kwargs):
     return args[0] if len(args) == 1 else args
 
 
-def _switch_to(target, args, kwargs, exc):
-    """Switch from this thread's current greenlet to target, handing it
-    args/kwargs or the exception exc; return (or raise) what the current
-    greenlet receives when it is switched back to."""
+def _switch_with(target, args, kwargs, exc):
+    """Stash what to send where no frame of ours keeps it, then switch."""
     ts = _thread_state()
+    ts.outbox = (args, kwargs, exc)
+    del args, kwargs, exc
+    return _switch_to(ts, target)
+
+
+def _switch_to(ts, target):
+    """Switch from this thread's current greenlet to target, handing it
+    what ts.outbox holds; return (or raise) what the current greenlet
+    receives when it is switched back to."""
     try:
-        if target._ts is not ts:
-            raise error("cannot switch to a different thread")
-    except AttributeError:
-        raise TypeError("switch() needs a greenlet, not %s" % type(target).__name__) from None
-    if ts.doomed:
-        _kill_doomed(ts)
-    origin = ts.current
-    while target._state == _DEAD:       # a dead greenlet hands over to its parent
-        target = target._parent
+        if not isinstance(target, greenlet):
+            raise TypeError("switch() needs a greenlet, not %s" % type(target).__name__)
+        if ts.doomed:
+            _kill_doomed(ts)
+        origin = ts.current
+        while True:
+            target_ts = _thread_of(target)
+            if target_ts is not ts:
+                raise _thread_error(ts, target_ts)
+            state = target._greenlet__state
+            if state == _DEAD:      # a dead greenlet hands over to its parent
+                target = target._greenlet__parent
+                continue
+            if state == _UNSTARTED and target is not origin:
+                # Looked up in the switcher, as greenlet does: a missing run
+                # raises here.  The lookup runs user code (a property, a
+                # __getattribute__) that may switch or reparent: look again.
+                run = target.run
+                if target._greenlet__state != _UNSTARTED or _thread_of(target) is not ts:
+                    continue
+                target._greenlet__run = run
+                target._greenlet__state = _STARTED
+                target._greenlet__ts = ts
+                ts.starting = target
+                del run
+            break
+    except BaseException:
+        ts.outbox = None
+        raise
+    args, kwargs, exc = ts.outbox
+    ts.outbox = None
     if target is origin:
         # No switch, but greenlet still reports one (origin == target).
         if ts.trace is not None:
@@ -432,16 +605,16 @@ def _switch_to(target, args, kwargs, exc):
         if exc is not None:
             raise exc
         return _unpack(args, kwargs)
-    if target._state == _UNSTARTED:
-        _prepare_start(ts, target)
-    if origin._reaper is None:
-        origin._reaper = _Reaper(origin)
+    if origin._greenlet__reaper is None:
+        origin._greenlet__reaper = _Reaper(origin)
     ts.inbox = (origin, args, kwargs, exc)
     ts.current = target
-    # While suspended, this frame must not hold the greenlet itself, or it
-    # could never be collected (and killed).
-    del origin, args, kwargs, exc
-    failed = _transfer(target._handle)
+    handle = target._greenlet__handle
+    # While suspended, this frame must hold nothing that was sent, nor the
+    # target greenlet itself.
+    del origin, args, kwargs, exc, target
+    failed = _transfer(handle)
+    del handle
     if failed:
         return _transfer_failed(ts, failed)
     origin, args, kwargs, exc = ts.inbox
@@ -450,18 +623,16 @@ def _switch_to(target, args, kwargs, exc):
 
 
 def _transfer_failed(ts, code):
+    target = ts.current
     ts.current = ts.inbox[0]    # nothing moved: we are still origin
     ts.inbox = None
+    if ts.starting is target:   # it did not start after all
+        ts.starting = None
+        target._greenlet__state = _UNSTARTED
+        target._greenlet__run = _NO_RUN if target._greenlet__run is None else target._greenlet__run
     if code == -2:              # the backend's own thread check
         raise error("cannot switch to a different thread")
     raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
-
-
-def _prepare_start(ts, target):
-    # Looked up in the switcher, as greenlet does: a missing run raises here.
-    target._run = target.run
-    target._state = _STARTED
-    ts.starting = target
 
 
 def _receive(ts, origin, args, kwargs, exc):
@@ -477,65 +648,80 @@ def _receive(ts, origin, args, kwargs, exc):
 
 def _call_trace(ts, trace, exc, origin, target):
     try:
-        trace("throw" if exc is not None else "switch", (origin, target))
+        _call_traced(trace, "throw" if exc is not None else "switch", (origin, target))
     except BaseException as e:
         ts.trace = None     # a failing callback is removed...
         return e            # ...and its exception is raised in the target
     return exc
 
 
-def _bootstrap():
-    """Bottom of every greenlet: run it, then say where to go next."""
+# -- a greenlet's life, as the backend runs it --------------------------------
+
+def _begin():
+    """At the bottom of a new greenlet: what to call, ``(run, args,
+    kwargs)``; raises what was thrown into it before it ran."""
     ts = _tls.state
     self = ts.starting
     ts.starting = None
-    try:
-        run = self._run
-        self._run = None
-        origin, args, kwargs, exc = ts.inbox
-        ts.inbox = None
-        if ts.trace is not None:
-            exc = _call_trace(ts, ts.trace, exc, origin, self)
-        # Hold no reference to the greenlet while it runs, so that it can
-        # be collected (and killed) like any object.
-        del self, origin
-        if exc is not None:
-            raise exc       # thrown into before it started: dies unrun
-        result = run(*args, **kwargs) if kwargs else run(*args)
-        args, exc = (result,), None
-    except GreenletExit as e:
-        args, exc = (e,), None
-    except BaseException as e:
-        args, exc = None, e
-    # Drop references while this greenlet is still the current one: a
-    # __del__ that this sets off may switch.
-    run = kwargs = result = None
-    self = ts.current
-    self._state = _DEAD
-    return _finish(ts, self, args, exc)
+    run = self._greenlet__run
+    self._greenlet__run = None
+    del self
+    origin, args, kwargs, exc = ts.inbox
+    ts.inbox = None
+    if ts.trace is not None:
+        exc = _call_trace(ts, ts.trace, exc, origin, ts.current)
+    del origin
+    if exc is not None:
+        raise exc           # thrown into before it started: dies unrun
+    return run, args, kwargs or None
 
 
-def _finish(ts, dead, args, exc):
-    """Hand the finished greenlet's result (args) or exception to its parent
-    (or further up), starting the parent if it never ran; return the handle
-    of the greenlet to go to."""
-    target = dead._parent
+def _finish(result, exc):
+    """run returned result, or raised exc: hand that to the parent (or
+    further up), starting the parent if it never ran; return the handle of
+    the greenlet to go to."""
+    ts = _tls.state
+    ts.inbox = ()           # a switch is in flight: no kill may run now
+    dead = ts.current
+    dead._greenlet__state = _DEAD
+    if exc is None:
+        args = (result,)
+    elif isinstance(exc, GreenletExit):
+        args, exc = (exc,), None
+    else:
+        args = None
+    del result
+    target = dead._greenlet__parent
     while True:
-        while target._state == _DEAD:
-            target = target._parent
-        if target._state == _UNSTARTED:
+        while target._greenlet__state == _DEAD:
+            target = target._greenlet__parent
+        if target._greenlet__state == _UNSTARTED:
+            if args is not None and len(args) == 1 and isinstance(args[0], GreenletExit):
+                args = ()   # greenlet starts the parent with no arguments then
             try:
-                _prepare_start(ts, target)
+                run = target.run
+                target_ts = _thread_of(target)
+                if target_ts is not ts:
+                    raise _thread_error(ts, target_ts)
             except BaseException as e:
                 args, exc = None, e
-                target = target._parent
+                target = target._greenlet__parent
                 continue
+            if target._greenlet__state != _UNSTARTED:
+                continue
+            target._greenlet__run = run
+            target._greenlet__state = _STARTED
+            target._greenlet__ts = ts
+            ts.starting = target
+            del run
         break
     # The inbox also keeps the dead greenlet alive until the target runs.
     ts.inbox = (dead, args, None, exc)
     ts.current = target
-    return target._handle
+    return target._greenlet__handle
 
 
 _transfer = _b.transfer
-_b.set_entry(_bootstrap)
+_call_traced = _b.call_traced
+_b.set_entry(_begin, _finish)
+_b.untraced_methods(greenlet, ("switch", "throw"))
