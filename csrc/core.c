@@ -444,6 +444,18 @@ gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_list)
     return append_result(out_list, descr);
 }
 
+/* CPython runs an object's __del__ once (PEP 442).  A greenlet that the
+ * kill of its collection did not end, and that something now holds again,
+ * must be killed again when it is dropped again, as greenlet does: clear
+ * the "finalized" bit, the lowest of the GC header's word before the object. */
+void
+gcffi_rearm_finalizer(uintptr_t obj)
+{
+    PyObject *o = (PyObject *)obj;
+    if (PyObject_IS_GC(o))
+        ((uintptr_t *)o)[-1] &= ~(uintptr_t)1;
+}
+
 size_t
 gcffi_stack_saved(gcffi_handle *h)
 {

@@ -29,5 +29,6 @@ void gcffi_set_entry(uintptr_t begin, uintptr_t finish);
 int gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_list);
 /* Suspends (1) or resumes (0) tracing, around user code the machinery runs. */
 void gcffi_machinery(int enter);
+void gcffi_rearm_finalizer(uintptr_t obj);  /* its __del__ will run again */
 size_t gcffi_stack_saved(gcffi_handle *h);  /* bytes of C stack kept in the heap */
 int gcffi_trash_delete_nesting(void);       /* -1: this CPython has no such count */

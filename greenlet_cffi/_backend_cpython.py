@@ -9,7 +9,8 @@ from ._core import ffi, lib
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
-           "call_traced", "stack_saved", "trash_delete_nesting"]
+           "call_traced", "stack_saved", "trash_delete_nesting",
+           "rearm_finalizer"]
 
 NAME = "cffi"
 PLATFORM = ffi.string(lib.gcffi_platform()).decode()
@@ -109,3 +110,8 @@ def stack_saved(handle):
 def trash_delete_nesting():
     n = lib.gcffi_trash_delete_nesting()
     return None if n < 0 else n
+
+
+def rearm_finalizer(obj):
+    """Let obj's __del__ run again (CPython runs it once per object)."""
+    lib.gcffi_rearm_finalizer(id(obj))

@@ -33,6 +33,8 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
 ``stack_saved(handle)`` / ``trash_delete_nesting()``
     Bytes of C stack a suspended greenlet keeps in the heap; the thread's
     trashcan nesting.  None: not known here (stacklets do not tell).
+``rearm_finalizer(obj)``
+    CPython only (there __del__ runs once per object); never called here.
 ``top_frame(handle)``
     For a suspended greenlet: the frame that called ``transfer()``, whose
     ``f_back`` chain leads down to ``fn``.  None for a handle that is
@@ -91,7 +93,8 @@ from sys import getprofile as _getprofile
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
-           "call_traced", "stack_saved", "trash_delete_nesting"]
+           "call_traced", "stack_saved", "trash_delete_nesting",
+           "rearm_finalizer"]
 
 NAME = "continulet"
 
@@ -278,3 +281,7 @@ def stack_saved(handle):
 
 def trash_delete_nesting():
     return None
+
+
+def rearm_finalizer(obj):
+    raise NotImplementedError("only CPython runs __del__ once per object")

@@ -230,15 +230,18 @@ class greenlet(_instance):
             origin._greenlet__reaper = _Reaper(origin)
         ts.inbox = (origin, args, kwargs, None)
         ts.current = self
-        # While suspended, this frame holds nothing that was sent.
-        del origin, args, kwargs
-        failed = _transfer(self.__handle)
+        handle = self.__handle
+        # While suspended, and when an exception passes, this frame holds
+        # nothing that was sent and no greenlet.
+        del origin, args, kwargs, self
+        failed = _transfer(handle)
+        del handle
         if failed:
             return _transfer_failed(ts, failed)
+        if ts.inbox[3] is not None or ts.trace is not None:
+            return _receive(ts)
         origin, args, kwargs, exc = ts.inbox
         ts.inbox = None
-        if exc is not None or ts.trace is not None:
-            return _receive(ts, origin, args, kwargs, exc)
         if kwargs:
             return (args, kwargs) if args else kwargs
         return args[0] if len(args) == 1 else args
@@ -250,10 +253,14 @@ class greenlet(_instance):
             raise TypeError("throw() needs a greenlet, not %s" % type(self).__name__)
         exc = _exception(typ, val, tb)
         del typ, val, tb
+        ts = _thread_state()
         if self.__state == _DEAD and isinstance(exc, GreenletExit):
             # A dead greenlet "returns" the GreenletExit, as run would have.
-            return _switch_with(self, (exc,), None, None)
-        return _switch_with(self, None, None, exc)
+            ts.outbox = (self, (exc,), None, None)
+        else:
+            ts.outbox = (self, None, None, exc)
+        del exc, self
+        return _switch_to(ts)
 
     # -- attributes ----------------------------------------------------
 
@@ -486,16 +493,24 @@ def _kill(g):
     ts = g._greenlet__ts
     parent = g._greenlet__parent
     g._greenlet__parent = ts.current
+    refs = _getrefcount(g) if _REFCOUNTED else 0
     try:
         _switch_with(g, None, None, GreenletExit())
     except BaseException as e:
         if sys is not None:
             sys.unraisablehook(_Unraisable(e, g))
     if g._greenlet__state != _DEAD:
-        # It caught GreenletExit and switched away.  Its stack may still be
-        # linked below running greenlets, so it must never be freed.
+        # It caught GreenletExit and switched away.
         g._greenlet__parent = parent
-        _lost.append(g)
+        if _REFCOUNTED and _getrefcount(g) > refs:
+            # Something holds it now: when that lets go, kill it again.
+            _b.rearm_finalizer(g)
+        else:
+            # Its stack may still be linked below running greenlets, so it
+            # must never be freed: kept, and said so, as greenlet does.
+            _lost.append(g)
+            if sys is not None and sys.stderr is not None:
+                sys.stderr.write("GreenletExit did not kill %r\n" % (g,))
 
 
 class _Unraisable:
@@ -557,54 +572,47 @@ def _unpack(args, kwargs):
 def _switch_with(target, args, kwargs, exc):
     """Stash what to send where no frame of ours keeps it, then switch."""
     ts = _thread_state()
-    ts.outbox = (args, kwargs, exc)
-    del args, kwargs, exc
-    return _switch_to(ts, target)
+    ts.outbox = (target, args, kwargs, exc)
+    del target, args, kwargs, exc
+    return _switch_to(ts)
 
 
-def _switch_to(ts, target):
-    """Switch from this thread's current greenlet to target, handing it
-    what ts.outbox holds; return (or raise) what the current greenlet
-    receives when it is switched back to."""
-    try:
-        if not isinstance(target, greenlet):
-            raise TypeError("switch() needs a greenlet, not %s" % type(target).__name__)
-        if ts.doomed:
-            _kill_doomed(ts)
-        origin = ts.current
-        while True:
-            target_ts = _thread_of(target)
-            if target_ts is not ts:
-                raise _thread_error(ts, target_ts)
-            state = target._greenlet__state
-            if state == _DEAD:      # a dead greenlet hands over to its parent
-                target = target._greenlet__parent
-                continue
-            if state == _UNSTARTED and target is not origin:
-                # Looked up in the switcher, as greenlet does: a missing run
-                # raises here.  The lookup runs user code (a property, a
-                # __getattribute__) that may switch or reparent: look again.
-                run = target.run
-                if target._greenlet__state != _UNSTARTED or _thread_of(target) is not ts:
-                    continue
-                target._greenlet__run = run
-                target._greenlet__state = _STARTED
-                target._greenlet__ts = ts
-                ts.starting = target
-                del run
-            break
-    except BaseException:
-        ts.outbox = None
-        raise
-    args, kwargs, exc = ts.outbox
+def _switch_to(ts):
+    """Switch from this thread's current greenlet to the target in
+    ts.outbox, handing it what the outbox holds; return (or raise) what the
+    current greenlet receives when it is switched back to."""
+    target, args, kwargs, exc = ts.outbox
     ts.outbox = None
+    if not isinstance(target, greenlet):
+        raise TypeError("switch() needs a greenlet, not %s" % type(target).__name__)
+    if ts.doomed:
+        _kill_doomed(ts)
+    origin = ts.current
+    while True:
+        target_ts = _thread_of(target)
+        if target_ts is not ts:
+            raise _thread_error(ts, target_ts)
+        state = target._greenlet__state
+        if state == _DEAD:      # a dead greenlet hands over to its parent
+            target = target._greenlet__parent
+            continue
+        if state == _UNSTARTED and target is not origin:
+            # Looked up in the switcher, as greenlet does: a missing run
+            # raises here.  The lookup runs user code (a property, a
+            # __getattribute__) that may switch or reparent: look again.
+            run = target.run
+            if target._greenlet__state != _UNSTARTED or _thread_of(target) is not ts:
+                continue
+            target._greenlet__run = run
+            target._greenlet__state = _STARTED
+            target._greenlet__ts = ts
+            ts.starting = target
+            del run
+        break
     if target is origin:
         # No switch, but greenlet still reports one (origin == target).
-        if ts.trace is not None:
-            exc = _call_trace(ts, ts.trace, exc, origin, origin)
-        if exc is not None:
-            raise exc
-        return _unpack(args, kwargs)
+        ts.inbox = (origin, args, kwargs, exc)
+        return _receive(ts)
     if origin._greenlet__reaper is None:
         origin._greenlet__reaper = _Reaper(origin)
     ts.inbox = (origin, args, kwargs, exc)
@@ -617,9 +625,7 @@ def _switch_to(ts, target):
     del handle
     if failed:
         return _transfer_failed(ts, failed)
-    origin, args, kwargs, exc = ts.inbox
-    ts.inbox = None
-    return _receive(ts, origin, args, kwargs, exc)
+    return _receive(ts)
 
 
 def _transfer_failed(ts, code):
@@ -635,14 +641,21 @@ def _transfer_failed(ts, code):
     raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
 
 
-def _receive(ts, origin, args, kwargs, exc):
+def _receive(ts):
     """What switch() returns, or raises, in the greenlet now running, given
-    what origin sent it."""
+    what was sent it (ts.inbox).  An exception is raised with no greenlet
+    or exception left in this frame: the traceback keeps the frame."""
+    origin, args, kwargs, exc = ts.inbox
+    ts.inbox = None
     trace = ts.trace
     if trace is not None:
         exc = _call_trace(ts, trace, exc, origin, ts.current)
+    origin = trace = None
     if exc is not None:
-        raise exc
+        try:
+            raise exc
+        finally:
+            exc = None
     return _unpack(args, kwargs)
 
 
@@ -672,7 +685,12 @@ def _begin():
         exc = _call_trace(ts, ts.trace, exc, origin, ts.current)
     del origin
     if exc is not None:
-        raise exc           # thrown into before it started: dies unrun
+        # Thrown into before it started: dies unrun.
+        run = args = kwargs = None
+        try:
+            raise exc
+        finally:
+            exc = None
     return run, args, kwargs or None
 
 
@@ -721,6 +739,7 @@ def _finish(result, exc):
     return target._greenlet__handle
 
 
+_getrefcount = getattr(sys, "getrefcount", None)
 _transfer = _b.transfer
 _call_traced = _b.call_traced
 _b.set_entry(_begin, _finish)
