@@ -447,13 +447,33 @@ gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_list)
 /* CPython runs an object's __del__ once (PEP 442).  A greenlet that the
  * kill of its collection did not end, and that something now holds again,
  * must be killed again when it is dropped again, as greenlet does: clear
- * the "finalized" bit, the lowest of the GC header's word before the object. */
+ * the "finalized" bit, the lowest of the GC header's word before the object.
+ * CPython sets it after __del__ returns, so this is done from a pending
+ * call, which runs between bytecodes in the main thread, and waits (asks
+ * to run again) while the bit is still clear: __del__ is still running. */
+static int
+rearm_pending(void *arg)
+{
+    PyObject *o = arg;
+    uintptr_t *prev = &((uintptr_t *)o)[-1];
+    if (!(*prev & 1)) {
+        if (Py_AddPendingCall(rearm_pending, o) == 0)
+            return 0;
+    }
+    *prev &= ~(uintptr_t)1;
+    Py_DECREF(o);       /* the last reference? then it is killed right now */
+    return 0;
+}
+
 void
 gcffi_rearm_finalizer(uintptr_t obj)
 {
     PyObject *o = (PyObject *)obj;
-    if (PyObject_IS_GC(o))
-        ((uintptr_t *)o)[-1] &= ~(uintptr_t)1;
+    if (!PyObject_IS_GC(o))
+        return;
+    Py_INCREF(o);
+    if (Py_AddPendingCall(rearm_pending, o) < 0)
+        Py_DECREF(o);   /* the queue is full: it will not be killed again */
 }
 
 size_t

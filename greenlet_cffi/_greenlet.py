@@ -54,7 +54,7 @@ _tls = threading.local()
 class _ThreadState:
     """The greenlets of one thread."""
     __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
-                 "ident", "inbox", "outbox", "killing", "__weakref__")
+                 "ident", "inbox", "outbox", "killing", "run", "__weakref__")
 
 
 class _ThreadEnd:
@@ -94,7 +94,7 @@ if hasattr(os, "register_at_fork"):
 def _new_thread_state():
     ts = _ThreadState()
     _all_states.add(ts)
-    ts.trace = ts.starting = ts.inbox = ts.outbox = None
+    ts.trace = ts.starting = ts.run = ts.inbox = ts.outbox = None
     ts.doomed = []
     ts.alive = True
     ts.killing = False
@@ -349,7 +349,7 @@ class greenlet(_instance):
         head = "<%s object at %#x (otid=%#x)" % (name, id(self), id(ts))
         if state == _DEAD or (state == _STARTED and not ts.alive):
             return head + (" dead>" if ts.alive else " (thread exited) dead>")
-        if ts.current is self:
+        if ts.current is self and ts is _tls.__dict__.get("state"):
             where = " current"
         elif state == _STARTED:
             where = " suspended"
@@ -603,10 +603,9 @@ def _switch_to(ts):
             run = target.run
             if target._greenlet__state != _UNSTARTED or _thread_of(target) is not ts:
                 continue
-            target._greenlet__run = run
             target._greenlet__state = _STARTED
             target._greenlet__ts = ts
-            ts.starting = target
+            ts.starting, ts.run = target, run
             del run
         break
     if target is origin:
@@ -633,9 +632,8 @@ def _transfer_failed(ts, code):
     ts.current = ts.inbox[0]    # nothing moved: we are still origin
     ts.inbox = None
     if ts.starting is target:   # it did not start after all
-        ts.starting = None
+        ts.starting = ts.run = None
         target._greenlet__state = _UNSTARTED
-        target._greenlet__run = _NO_RUN if target._greenlet__run is None else target._greenlet__run
     if code == -2:              # the backend's own thread check
         raise error("cannot switch to a different thread")
     raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
@@ -674,16 +672,17 @@ def _begin():
     """At the bottom of a new greenlet: what to call, ``(run, args,
     kwargs)``; raises what was thrown into it before it ran."""
     ts = _tls.state
-    self = ts.starting
-    ts.starting = None
-    run = self._greenlet__run
-    self._greenlet__run = None
-    del self
+    self, run = ts.starting, ts.run
+    ts.starting = ts.run = None
     origin, args, kwargs, exc = ts.inbox
     ts.inbox = None
     if ts.trace is not None:
         exc = _call_trace(ts, ts.trace, exc, origin, ts.current)
     del origin
+    # Dropping what run was set to may run a __del__ that switches away,
+    # from this greenlet (as in greenlet).
+    self._greenlet__run = None
+    del self
     if exc is not None:
         # Thrown into before it started: dies unrun.
         run = args = kwargs = None
@@ -727,10 +726,9 @@ def _finish(result, exc):
                 continue
             if target._greenlet__state != _UNSTARTED:
                 continue
-            target._greenlet__run = run
             target._greenlet__state = _STARTED
             target._greenlet__ts = ts
-            ts.starting = target
+            ts.starting, ts.run = target, run
             del run
         break
     # The inbox also keeps the dead greenlet alive until the target runs.
