@@ -1,0 +1,141 @@
+"""Runs greenlet's own test suite against greenlet_cffi.
+
+greenlet's tests ship in its sdist on the package index.  This downloads
+that sdist once (pip download) into a cache outside the source tree, puts
+its tests into a `greenlet` package whose names come from greenlet_cffi
+(and its test-support functions from greenlet_cffi._testsupport), and runs
+them under pytest, leaving out only what tests/upstream/excluded.txt lists.
+Nothing downloaded is ever part of this repository.
+
+Usage: python tests/upstream/run_upstream.py [pytest args...]
+Cache: $GREENLET_CFFI_CACHE, else ~/.cache/greenlet_cffi.
+Prints "upstream greenlet 3.5.6: N passed, M excluded"; exits non-zero on
+any failure or error.
+"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+VERSION = "3.5.6"
+HERE = os.path.dirname(os.path.abspath(__file__))
+IMPL = "pypy" if sys.implementation.name == "pypy" else "cpython"
+
+ALIAS_INIT = '''\
+"""greenlet's names, from greenlet_cffi: written by greenlet_cffi's
+tests/upstream/run_upstream.py to run greenlet's own tests."""
+from greenlet_cffi import (GREENLET_USE_CONTEXT_VARS, GREENLET_USE_GC,
+                           GREENLET_USE_STANDARD_THREADING,
+                           GREENLET_USE_TRACING, GreenletExit, error,
+                           getcurrent, gettrace, greenlet, settrace)
+__version__ = %r
+from . import _greenlet
+''' % VERSION
+
+ALIAS_SUPPORT = '''\
+"""greenlet._greenlet's test-support functions, from greenlet_cffi."""
+from greenlet_cffi._testsupport import *  # noqa: F401,F403
+from greenlet_cffi._testsupport import __all__
+'''
+
+
+def cache_dir():
+    root = os.environ.get("GREENLET_CFFI_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "greenlet_cffi")
+    return os.path.join(root, "greenlet-%s-tests" % VERSION)
+
+
+def fetch_tests(dest):
+    """greenlet's tests, from its sdist, into dest/greenlet/tests."""
+    tests = os.path.join(dest, "greenlet", "tests")
+    if os.path.exists(os.path.join(tests, "__init__.py")):
+        return tests
+    tmp = tempfile.mkdtemp()
+    try:
+        subprocess.check_call(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+             "--no-binary", ":all:", "greenlet==%s" % VERSION, "-d", tmp])
+        sdist, = glob.glob(os.path.join(tmp, "greenlet-*.tar.gz"))
+        prefix = "greenlet-%s/src/greenlet/tests/" % VERSION
+        staging = tests + ".partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        os.makedirs(staging)
+        with tarfile.open(sdist) as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.startswith(prefix):
+                    rel = member.name[len(prefix):]
+                    target = os.path.join(staging, rel)
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with tar.extractfile(member) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out)
+        os.replace(staging, tests)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return tests
+
+
+def write_alias(dest):
+    pkg = os.path.join(dest, "greenlet")
+    for name, text in (("__init__.py", ALIAS_INIT), ("_greenlet.py", ALIAS_SUPPORT)):
+        path = os.path.join(pkg, name)
+        if not os.path.exists(path) or open(path).read() != text:
+            with open(path, "w") as f:
+                f.write(text)
+
+
+def exclusions():
+    """(node id, reason) for this interpreter, from excluded.txt:
+    `<all|cpython|pypy> <node id>  # <reason>`; a file excludes all of it."""
+    out = []
+    with open(os.path.join(HERE, "excluded.txt")) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            spec, _, reason = line.partition("#")
+            scope, node = spec.split()
+            if scope in ("all", IMPL):
+                out.append((node, reason.strip()))
+    return out
+
+
+def main(argv):
+    dest = cache_dir()
+    os.makedirs(dest, exist_ok=True)
+    fetch_tests(dest)
+    write_alias(dest)
+    excluded = exclusions()
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+            "-o", "addopts=", "--rootdir", dest, "greenlet/tests"]
+    for node, _ in excluded:
+        args.append(("--ignore=" if "::" not in node else "--deselect=") + node)
+    args += argv
+    env = dict(os.environ)
+    # The alias goes first: on PyPy, lib_pypy's own greenlet.py comes
+    # before site-packages, but not before PYTHONPATH.  Child scripts the
+    # tests start inherit it.
+    env["PYTHONPATH"] = os.pathsep.join(
+        [dest] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.pop("GREENLET_SKIP_LEAKCHECKS", None)
+    proc = subprocess.Popen(args, cwd=dest, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True)
+    last = ""
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if line.strip():
+            last = line
+    rc = proc.wait()
+    passed = re.search(r"(\d+) passed", last)
+    print("upstream greenlet %s: %s passed, %d excluded (%s)"
+          % (VERSION, passed.group(1) if passed else 0, len(excluded), IMPL))
+    if rc != 0:
+        print("upstream greenlet %s: FAILED (pytest exit %d)" % (VERSION, rc))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
