@@ -20,6 +20,7 @@ frame of the switch machinery holds a value, an exception or a greenlet
 while its greenlet is suspended: what a suspended stack holds, the cyclic
 GC cannot see.
 """
+import atexit
 import gc
 import os
 import sys
@@ -135,6 +136,8 @@ def _thread_state():
 
 def getcurrent():
     """Return the greenlet running in this thread."""
+    if _exiting and sys.is_finalizing():
+        raise RuntimeError("greenlet_cffi: the interpreter is finalizing")
     try:
         ts = _tls.state
     except AttributeError:
@@ -142,6 +145,20 @@ def getcurrent():
     if ts.doomed:
         _kill_doomed(ts)
     return ts.current
+
+
+# Once the interpreter exits, getcurrent() refuses (as greenlet's does) when
+# called from a finalizer run by Py_FinalizeEx: module state may be gone.
+# atexit only arms the check, which costs a global lookup until then.
+_exiting = False
+
+
+def _at_exit():
+    global _exiting
+    _exiting = True
+
+
+atexit.register(_at_exit)
 
 
 def settrace(callback):

@@ -123,13 +123,13 @@ def main(argv):
     env.pop("GREENLET_SKIP_LEAKCHECKS", None)
     proc = subprocess.Popen(args, cwd=dest, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True)
-    last = ""
+    summary = ""
     for line in proc.stdout:
         sys.stdout.write(line)
-        if line.strip():
-            last = line
+        if re.search(r"\d+ (passed|failed|error)", line):
+            summary = line
     rc = proc.wait()
-    passed = re.search(r"(\d+) passed", last)
+    passed = re.search(r"(\d+) passed", summary)
     print("upstream greenlet %s: %s passed, %d excluded (%s)"
           % (VERSION, passed.group(1) if passed else 0, len(excluded), IMPL))
     if rc != 0:
