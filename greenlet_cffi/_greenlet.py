@@ -250,13 +250,21 @@ class greenlet(_instance):
         # of this thread and no kill pending.  Anything else goes the long way.
         try:
             ts = self.__ts
+            if ts.ident != _get_ident() or self.__state != _STARTED or ts.doomed:
+                ts = None
+            else:
+                origin = ts.current
+                if origin is self:
+                    ts = None
         except AttributeError:          # not a greenlet: _switch_to says so
-            return _switch_with(self, args, kwargs, None)
-        if ts.ident != _get_ident() or self.__state != _STARTED or ts.doomed:
-            return _switch_with(self, args, kwargs, None)
-        origin = ts.current
-        if origin is self:
-            return _switch_with(self, args, kwargs, None)
+            ts = None
+        if ts is None:
+            # The long way.  This frame keeps nothing that a traceback
+            # through it would keep alive.
+            ts = _thread_state()
+            ts.outbox = (self, args, kwargs, None)
+            origin = self = args = kwargs = None
+            return _switch_to(ts)
         if origin._greenlet__reaper is None:
             origin._greenlet__reaper = _Reaper(origin)
         ts.inbox = (origin, args, kwargs, None)
@@ -526,7 +534,8 @@ def _kill(g):
     g._greenlet__parent = ts.current
     refs = _getrefcount(g) if _REFCOUNTED else 0
     try:
-        _switch_with(g, None, None, GreenletExit())
+        _switch_with(g, None, None, GreenletExit(
+            "greenlet_cffi: killing this greenlet, which nothing refers to any more"))
     except BaseException as e:
         if sys is not None:
             sys.unraisablehook(_Unraisable(e, g))

@@ -1,4 +1,4 @@
-"""The backend contract itself -- NAME, main_handle, new_handle, set_entry,
+"""The backend contract itself -- NAME, main_handle, new_handle, set_entry(begin, finish),
 transfer, top_frame, get_context, set_context (described in
 greenlet_cffi/_backend_pypy.py) -- tested directly, without the greenlet
 layer.
@@ -47,16 +47,23 @@ def _load_backend():
 B = _load_backend()
 print("backend:", B.NAME, B.__name__)
 
-# A minimal "Python layer": the entry runs the body registered for the
-# handle being started (bodies return the handle to finish into).
+# A minimal "Python layer": a new greenlet runs the body registered for
+# the handle being started (bodies return the handle to finish into).
 _tls = threading.local()
 
-def _entry():
+def _begin():
     body = _tls.starting
     _tls.starting = None
-    return body()
+    return body, (), None
 
-B.set_entry(_entry)
+def _finish(result, exc):
+    if exc is not None:     # finish() must not raise: stop loudly instead
+        import os, traceback
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+        os._exit(3)
+    return result
+
+B.set_entry(_begin, _finish)
 
 def switch(handle):
     """transfer() to handle; it must come back successfully."""
@@ -390,9 +397,13 @@ def test_top_frame():
     top = B.top_frame(g)
     assert top.f_code.co_name == "suspend_here"
     assert top.f_locals["token"] == "g token"
-    # Walking f_back from the top frame reaches the entry function.
-    names = frames_from(top, _entry.__code__)
-    assert names == ["suspend_here", "helper", "body", "_entry"], names
+    # Walking f_back from the top frame reaches the greenlet's body, which
+    # the backend called: on CPython nothing lies below it (f_back None).
+    names = frames_from(top, body.__code__)
+    assert names == ["suspend_here", "helper", "body"], names
+    bottom = top.f_back.f_back
+    if sys.implementation.name == "cpython":
+        assert bottom.f_back is None, bottom.f_back
 
     switch(g)                                  # g finishes
     assert B.top_frame(g) is None
