@@ -16,6 +16,53 @@ extern void gcffi_fatal(const char *msg);
 
 #define ADDR(p) ((uintptr_t)(p))
 
+#ifdef GCFFI_FAULT_INJECTION
+/* See stack.h: the countdown to the allocation that fails. */
+static long fault_countdown;
+
+long
+gcffi_fault_after(long n)
+{
+    long left = fault_countdown;
+    fault_countdown = n;
+    return left;
+}
+
+int
+gcffi_alloc_fails(void)
+{
+    return fault_countdown > 0 && --fault_countdown == 0;
+}
+#else
+long
+gcffi_fault_after(long n)
+{
+    (void)n;
+    return -1;
+}
+#endif
+
+#if defined(__SANITIZE_ADDRESS__) || defined(GCFFI_ASAN)
+#include <sanitizer/asan_interface.h>
+/* Saving and restoring slices reads and writes stack memory that ASan
+ * knows as redzones of frames, or of frames long gone: copy it unchecked
+ * (volatile, so that the loop is not turned back into a checked memcpy). */
+__attribute__((no_sanitize_address)) static void
+copy_stack(void *dst, const void *src, size_t n)
+{
+    volatile char *d = dst;
+    const volatile char *s = src;
+    while (n--)
+        *d++ = *s++;
+}
+/* After a switch, the shadow of the stack is the origin's: clear it from
+ * here up, so that the target's frames are not taken for poisoned ones. */
+#define AFTER_SWITCH() __asan_handle_no_return()
+#else
+#define copy_stack memcpy
+#define AFTER_SWITCH() ((void)0)
+#endif
+
 const char *
 gcffi_stack_platform(void)
 {
@@ -57,13 +104,13 @@ save_upto(gcffi_stack *g, char *upto)
         return 0;
     if (need > g->capacity) {
         size_t cap = need < 2 * g->capacity ? 2 * g->capacity : need;
-        char *copy = realloc(g->copy, cap);
+        char *copy = GCFFI_ALLOC_FAILS() ? NULL : realloc(g->copy, cap);
         if (copy == NULL)
             return -1;
         g->copy = copy;
         g->capacity = cap;
     }
-    memcpy(g->copy + g->saved, g->start + g->saved, need - g->saved);
+    copy_stack(g->copy + g->saved, g->start + g->saved, need - g->saved);
     g->saved = need;
     return 0;
 }
@@ -104,7 +151,7 @@ restore_cb(void *sp, void *arg)
 
     (void)sp;
     if (target->saved) {
-        memcpy(target->start, target->copy, target->saved);
+        copy_stack(target->start, target->copy, target->saved);
         target->saved = 0;      /* the buffer is kept for the next save */
     }
     owner = origin->state == GCFFI_FINISHED ? origin->prev : origin;
@@ -125,6 +172,7 @@ switch_to(gcffi_stack *origin, gcffi_stack *target)
     r = gcffi_slp_switch(save_cb, restore_cb, origin);
     if (r == NULL)
         return -1;
+    AFTER_SWITCH();
     if (r == FRESH) {
         /* We are `target` now, on its new slice, inside start_slice's frame
          * (origin/target are this frame's locals, identical on both sides). */
