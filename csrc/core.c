@@ -391,7 +391,7 @@ call_impl(int which, PyObject *self, PyObject *const *args, size_t nargsf,
     PyThreadState *ts = PyThreadState_Get();
 
     if (total + 1 > (Py_ssize_t)(sizeof small / sizeof small[0])) {
-        stack = PyMem_Malloc((total + 1) * sizeof(PyObject *));
+        stack = GCFFI_ALLOC_FAILS() ? NULL : PyMem_Malloc((total + 1) * sizeof(PyObject *));
         if (stack == NULL)
             return PyErr_NoMemory();
     }
