@@ -55,12 +55,17 @@ copy_stack(void *dst, const void *src, size_t n)
     while (n--)
         *d++ = *s++;
 }
-/* After a switch, the shadow of the stack is the origin's: clear it from
- * here up, so that the target's frames are not taken for poisoned ones. */
-#define AFTER_SWITCH() __asan_handle_no_return()
+/* Once the target's bytes are back, ASan's shadow of them is still that of
+ * the frames that ran there meanwhile (and below them, of frames abandoned
+ * by switches): clear it, from well below the new stack pointer up to the
+ * end of what was restored, so that neither the target's frames nor the
+ * ones it calls are taken for redzones. */
+#define UNPOISON_BELOW (256 * 1024)
+#define UNPOISON(lo, hi) __asan_unpoison_memory_region((char *)(lo) - UNPOISON_BELOW, \
+        (size_t)((char *)(hi) - (char *)(lo)) + UNPOISON_BELOW)
 #else
 #define copy_stack memcpy
-#define AFTER_SWITCH() ((void)0)
+#define UNPOISON(lo, hi) ((void)0)
 #endif
 
 const char *
@@ -149,7 +154,8 @@ restore_cb(void *sp, void *arg)
     gcffi_stack *owner;
     void *result = target->state == GCFFI_UNSTARTED ? FRESH : RESUMED;
 
-    (void)sp;
+    UNPOISON(sp, target->state == GCFFI_UNSTARTED ? (char *)sp
+             : target->start + target->saved);
     if (target->saved) {
         copy_stack(target->start, target->copy, target->saved);
         target->saved = 0;      /* the buffer is kept for the next save */
@@ -172,7 +178,6 @@ switch_to(gcffi_stack *origin, gcffi_stack *target)
     r = gcffi_slp_switch(save_cb, restore_cb, origin);
     if (r == NULL)
         return -1;
-    AFTER_SWITCH();
     if (r == FRESH) {
         /* We are `target` now, on its new slice, inside start_slice's frame
          * (origin/target are this frame's locals, identical on both sides). */
