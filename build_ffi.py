@@ -42,7 +42,12 @@ ffibuilder.set_source(
     include_dirs=["csrc"],
     depends=[os.path.join("csrc", n) for n in ("gcffi.h", "pystate.h", "stack.h")]
     + [os.path.join("csrc", "platform", n) for n in os.listdir(os.path.join(HERE, "csrc", "platform"))],
-    extra_compile_args=["-O2", "-fno-omit-frame-pointer"],
+    # GCFFI_CFLAGS / GCFFI_LDFLAGS: extra flags for checking builds
+    # (scripts/sanitize.sh: sanitizers; tests/test_fault_injection.py:
+    # -DGCFFI_FAULT_INJECTION).
+    extra_compile_args=["-O2", "-fno-omit-frame-pointer"]
+    + os.environ.get("GCFFI_CFLAGS", "").split(),
+    extra_link_args=os.environ.get("GCFFI_LDFLAGS", "").split(),
     # The core reads and writes the thread state's fields (csrc/pystate.h),
     # so the extension is built for one CPython version, never as abi3.
     py_limited_api=False,

@@ -64,7 +64,8 @@ hide_cstack_frames(gcffi_pystate *s)
                 q = q->previous;
             if (s->nlinks == s->maxlinks) {
                 int n = s->maxlinks ? 2 * s->maxlinks : 8;
-                gcffi_link *links = PyMem_RawRealloc(s->links, n * sizeof(gcffi_link));
+                gcffi_link *links = GCFFI_ALLOC_FAILS() ? NULL
+                    : PyMem_RawRealloc(s->links, n * sizeof(gcffi_link));
                 if (links == NULL)
                     return;     /* introspection may then see stale links */
                 s->links = links;
@@ -207,7 +208,7 @@ prepare(gcffi_coro *target)
 {
 #if GCFFI_HAS_DATASTACK
     if (target->stack.state == GCFFI_UNSTARTED && target->py.datastack_chunk == NULL) {
-        target->py.datastack_chunk = PyMem_RawMalloc(ROOT_CHUNK_SIZE);
+        target->py.datastack_chunk = GCFFI_ALLOC_FAILS() ? NULL : PyMem_RawMalloc(ROOT_CHUNK_SIZE);
         if (target->py.datastack_chunk == NULL)
             return -1;
     }
@@ -390,7 +391,7 @@ call_impl(int which, PyObject *self, PyObject *const *args, size_t nargsf,
     PyThreadState *ts = PyThreadState_Get();
 
     if (total + 1 > (Py_ssize_t)(sizeof small / sizeof small[0])) {
-        stack = PyMem_Malloc((total + 1) * sizeof(PyObject *));
+        stack = GCFFI_ALLOC_FAILS() ? NULL : PyMem_Malloc((total + 1) * sizeof(PyObject *));
         if (stack == NULL)
             return PyErr_NoMemory();
     }
@@ -512,7 +513,7 @@ gcffi_set_entry(uintptr_t begin, uintptr_t finish)
 static gcffi_coro *
 coro_alloc(void)
 {
-    gcffi_coro *c = PyMem_RawCalloc(1, sizeof(gcffi_coro));
+    gcffi_coro *c = GCFFI_ALLOC_FAILS() ? NULL : PyMem_RawCalloc(1, sizeof(gcffi_coro));
     if (c != NULL)
         c->py.owned = 1;
     return c;

@@ -32,3 +32,4 @@ void gcffi_machinery(int enter);
 void gcffi_rearm_finalizer(uintptr_t obj);  /* its __del__ will run again */
 size_t gcffi_stack_saved(gcffi_handle *h);  /* bytes of C stack kept in the heap */
 int gcffi_trash_delete_nesting(void);       /* -1: this CPython has no such count */
+long gcffi_fault_after(long n);     /* tests only: see stack.h */

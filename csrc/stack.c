@@ -16,6 +16,58 @@ extern void gcffi_fatal(const char *msg);
 
 #define ADDR(p) ((uintptr_t)(p))
 
+#ifdef GCFFI_FAULT_INJECTION
+/* See stack.h: the countdown to the allocation that fails. */
+static long fault_countdown;
+
+long
+gcffi_fault_after(long n)
+{
+    long left = fault_countdown;
+    fault_countdown = n;
+    return left;
+}
+
+int
+gcffi_alloc_fails(void)
+{
+    return fault_countdown > 0 && --fault_countdown == 0;
+}
+#else
+long
+gcffi_fault_after(long n)
+{
+    (void)n;
+    return -1;
+}
+#endif
+
+#if defined(__SANITIZE_ADDRESS__) || defined(GCFFI_ASAN)
+#include <sanitizer/asan_interface.h>
+/* Saving and restoring slices reads and writes stack memory that ASan
+ * knows as redzones of frames, or of frames long gone: copy it unchecked
+ * (volatile, so that the loop is not turned back into a checked memcpy). */
+__attribute__((no_sanitize_address)) static void
+copy_stack(void *dst, const void *src, size_t n)
+{
+    volatile char *d = dst;
+    const volatile char *s = src;
+    while (n--)
+        *d++ = *s++;
+}
+/* Once the target's bytes are back, ASan's shadow of them is still that of
+ * the frames that ran there meanwhile (and below them, of frames abandoned
+ * by switches): clear it, from well below the new stack pointer up to the
+ * end of what was restored, so that neither the target's frames nor the
+ * ones it calls are taken for redzones. */
+#define UNPOISON_BELOW (256 * 1024)
+#define UNPOISON(lo, hi) __asan_unpoison_memory_region((char *)(lo) - UNPOISON_BELOW, \
+        (size_t)((char *)(hi) - (char *)(lo)) + UNPOISON_BELOW)
+#else
+#define copy_stack memcpy
+#define UNPOISON(lo, hi) ((void)0)
+#endif
+
 const char *
 gcffi_stack_platform(void)
 {
@@ -57,13 +109,13 @@ save_upto(gcffi_stack *g, char *upto)
         return 0;
     if (need > g->capacity) {
         size_t cap = need < 2 * g->capacity ? 2 * g->capacity : need;
-        char *copy = realloc(g->copy, cap);
+        char *copy = GCFFI_ALLOC_FAILS() ? NULL : realloc(g->copy, cap);
         if (copy == NULL)
             return -1;
         g->copy = copy;
         g->capacity = cap;
     }
-    memcpy(g->copy + g->saved, g->start + g->saved, need - g->saved);
+    copy_stack(g->copy + g->saved, g->start + g->saved, need - g->saved);
     g->saved = need;
     return 0;
 }
@@ -102,9 +154,10 @@ restore_cb(void *sp, void *arg)
     gcffi_stack *owner;
     void *result = target->state == GCFFI_UNSTARTED ? FRESH : RESUMED;
 
-    (void)sp;
+    UNPOISON(sp, target->state == GCFFI_UNSTARTED ? (char *)sp
+             : target->start + target->saved);
     if (target->saved) {
-        memcpy(target->start, target->copy, target->saved);
+        copy_stack(target->start, target->copy, target->saved);
         target->saved = 0;      /* the buffer is kept for the next save */
     }
     owner = origin->state == GCFFI_FINISHED ? origin->prev : origin;

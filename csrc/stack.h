@@ -63,4 +63,16 @@ const char *gcffi_stack_platform(void);
 /* Frees the saved copy of a coroutine that will never run again. */
 void gcffi_stack_release(gcffi_stack *s);
 
+/* Fault injection, for tests (built with -DGCFFI_FAULT_INJECTION, else a
+ * no-op returning -1): the n-th allocation of the core from now on fails,
+ * once (n <= 0: none).  Returns how many allocations were still to go
+ * before it (0: the last countdown ran out). */
+long gcffi_fault_after(long n);
+#ifdef GCFFI_FAULT_INJECTION
+int gcffi_alloc_fails(void);
+#  define GCFFI_ALLOC_FAILS() gcffi_alloc_fails()
+#else
+#  define GCFFI_ALLOC_FAILS() 0
+#endif
+
 #endif

@@ -40,9 +40,9 @@ for name in $names; do
     [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
     if [ "$name" = pypy3 ]; then
-        extra="pytest psutil<6"       # PyPy's own greenlet is the reference
+        extra="pytest psutil<6 hypothesis"   # PyPy's own greenlet is the reference
     else
-        extra="cffi>=1.15 pytest psutil greenlet>=3"   # greenlet: the benchmark's reference
+        extra="cffi>=1.15 pytest psutil hypothesis greenlet==3.5.6"   # greenlet: the reference (benchmark, tests/test_differential.py)
     fi
     # shellcheck disable=SC2086
     "$venv/bin/python" -m pip install -q $extra

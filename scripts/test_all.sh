@@ -9,11 +9,13 @@ names=${*:-cp39 cp310 cp311 cp312 cp313 pypy3}
 
 bash scripts/setup_venvs.sh $names || { echo "!!! setup failed"; exit 1; }
 
-# tests/test_core_c.py also runs the C core for AArch64 under qemu-user.
-if ! command -v qemu-aarch64 >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null; then
+# tests/test_core_c.py also runs the C core for AArch64 under qemu-user;
+# tests/test_fuzz_stack.py needs clang (libFuzzer).
+if ! command -v qemu-aarch64 >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null \
+        || ! command -v clang >/dev/null; then
     echo ">>> installing an AArch64 cross compiler and qemu-user with apt-get"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null) \
+        gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user clang >/dev/null) \
         || echo "!!! could not install them: the AArch64 test will be skipped"
 fi
 
