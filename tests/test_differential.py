@@ -74,13 +74,6 @@ def _check(workers, ops):
     return verdict[0]
 
 
-# Open bugs this finds (reported to the lead with reproducers): an exception
-# raised out of switch() on its slow path (e.g. the first switch into a
-# greenlet) keeps the target greenlet alive through the traceback (the
-# `switch` frame's `self`); the GreenletExit of a kill-on-collect carries no
-# message (greenlet's has one).
-@pytest.mark.xfail(strict=True, reason="open bugs: traceback of switch() keeps its target; "
-                   "kill GreenletExit has no message")
 @seed(SEED)
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
@@ -114,11 +107,9 @@ FIXED = [
 ]
 if not PYPY:
     # dropping a suspended greenlet kills it
-    FIXED.append(pytest.param(
+    FIXED.append(
         [["new", None, "body"], ["switch", 0, 0, False], ["switch", "main", 0, False],
-         ["drop", 0], ["new", None, "body"]],
-        marks=pytest.mark.xfail(strict=True, reason="open bug: the GreenletExit of a "
-                                "kill-on-collect has no message (greenlet's has one)")))
+         ["drop", 0], ["new", None, "body"]])
 
 
 @pytest.mark.parametrize("ops", FIXED, ids=range(len(FIXED)))
