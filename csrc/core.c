@@ -340,7 +340,7 @@ python_body(gcffi_stack *stack)
         gcffi_fatal("greenlet_cffi: a greenlet's finish() failed");
     next = (gcffi_coro *)PyLong_AsVoidPtr(where);
     Py_DECREF(where);
-    if (prepare(next) < 0)
+    if (prepare(next) < 0)      /* allocated by gcffi_new: cannot fail */
         gcffi_fatal("greenlet_cffi: no memory to start a greenlet");
     pystate_finish(&self->py, ts);
     pystate_hand_over(&next->py, ts);
@@ -536,8 +536,16 @@ gcffi_coro *
 gcffi_new(void)
 {
     gcffi_coro *c = coro_alloc();
-    if (c != NULL)
+    if (c != NULL) {
         gcffi_stack_init(&c->stack, python_body);
+        /* Its first data-stack chunk now, where running out of memory is a
+         * MemoryError: a finished greenlet may have to start it, and has
+         * no caller left to raise one in. */
+        if (prepare(c) < 0) {
+            PyMem_RawFree(c);
+            return NULL;
+        }
+    }
     return c;
 }
 

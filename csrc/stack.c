@@ -136,14 +136,20 @@ save_cb(void *sp, void *arg)
     /* Slices lying wholly below the target's top are saved whole... */
     while (ADDR(owner->stop) < stop) {
         if (save_upto(owner, owner->stop) < 0)
-            return NULL;
+            goto failed;
         owner = owner->prev;
     }
     /* ...and the one the target's top cuts through, up to that top. */
     if (owner != target && save_upto(owner, target->stop) < 0)
-        return NULL;
+        goto failed;
     /* A fresh coroutine starts right here, below its `stop`. */
     return target->state == GCFFI_UNSTARTED ? sp : target->start;
+failed:
+    /* The origin runs on: what was copied of its live slice will be stale
+     * by its next switch (suspended slices do not change: theirs stays). */
+    if (origin->state != GCFFI_FINISHED)
+        origin->saved = 0;
+    return NULL;
 }
 
 /* Runs on the target's stack, below the bytes it puts back. */

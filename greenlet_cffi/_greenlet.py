@@ -207,12 +207,13 @@ class greenlet(_instance):
     def __new__(cls, *args, **kwargs):
         # Set up here, not in __init__, so that subclasses that never call
         # greenlet.__init__ still work.
-        self = object.__new__(cls)
         ts = _thread_state()
         if ts.doomed:
             _kill_doomed(ts)
+        handle = _b.new_handle()    # first: MemoryError leaves no half-made greenlet
+        self = object.__new__(cls)
         self.__ts = ts
-        self.__handle = _b.new_handle()
+        self.__handle = handle
         self.__parent = ts.current
         self.__run = _NO_RUN
         self.__state = _UNSTARTED

@@ -27,14 +27,17 @@ def scenario(step):
     main = getcurrent()
     out = []
 
+    # A switch that fails raises MemoryError in the greenlet that made it:
+    # bodies retry their own switches as the main program does its steps.
     def worker(x):
         while x != "stop":
-            x = deep(x if isinstance(x, int) else 0, lambda: main.switch(("echo", x)))
+            x = deep(x if isinstance(x, int) else 0,
+                     lambda: step(lambda: main.switch(("echo", x))))
         return "finished"
 
     def thrower():
         try:
-            main.switch("ready")
+            step(lambda: main.switch("ready"))
         except ValueError as e:
             return "caught %s" % e
 

@@ -43,10 +43,6 @@ def fault_build(tmp_path_factory):
     return tmp
 
 
-@pytest.mark.xfail(strict=True, reason="open bugs: a failed first switch leaves the greenlet "
-                   "looking current; a failed throw raises its exception in the thrower; "
-                   "greenlet() failing leaves a half-built object whose __del__ fails; finishing "
-                   "into an unstarted parent aborts (Py_FatalError) when memory runs out")
 def test_every_allocation_failure_is_a_memory_error(fault_build):
     proc = subprocess.run(
         [sys.executable, os.path.join(HERE, "fault_program.py")], cwd=fault_build,
