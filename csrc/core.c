@@ -48,15 +48,16 @@ gcffi_platform(void)
  * when the greenlet leaves, remembering the links to restore on return: the
  * eval loop needs them to unwind.  This walks the greenlet's frames. */
 static void
-hide_cstack_frames(gcffi_pystate *s)
+hide_cstack_frames(gcffi_pystate *s, PyThreadState *ts)
 {
     struct _PyInterpreterFrame *f = s->frame;
     s->nlinks = 0;
+    (void)ts;
     while (f != NULL) {
         struct _PyInterpreterFrame *p = f->previous;
-        if (p != NULL && p->owner == FRAME_OWNED_BY_CSTACK) {
+        if (p != NULL && GCFFI_IS_CSTACK_FRAME(ts, p)) {
             struct _PyInterpreterFrame *q = p;
-            while (q != NULL && q->owner == FRAME_OWNED_BY_CSTACK)
+            while (q != NULL && GCFFI_IS_CSTACK_FRAME(ts, q))
                 q = q->previous;
             if (s->nlinks == s->maxlinks) {
                 int n = s->maxlinks ? 2 * s->maxlinks : 8;
@@ -85,7 +86,7 @@ show_cstack_frames(gcffi_pystate *s)
     s->nlinks = 0;
 }
 #else
-#define hide_cstack_frames(s) ((void)0)
+#define hide_cstack_frames(s, ts) ((void)0)
 #define show_cstack_frames(s) ((void)0)
 #endif
 
@@ -99,7 +100,7 @@ pystate_save(gcffi_pystate *s, PyThreadState *ts)
     s->recursion_depth = GCFFI_RECURSION_LIMIT(ts) - GCFFI_RECURSION_REMAINING(ts);
 #endif
     s->owned = 1;
-    hide_cstack_frames(s);
+    hide_cstack_frames(s, ts);
 }
 
 static void
@@ -116,6 +117,11 @@ pystate_restore(gcffi_pystate *s, PyThreadState *ts)
     ts->context_ver++;
 #if GCFFI_CFRAME_TRACING
     ts->cframe->use_tracing = s->use_tracing;
+#endif
+#if PY_VERSION_HEX >= 0x030F0000
+    /* A remote profiler's anchor in the frame chain that just left. */
+    ts->last_profiled_frame = NULL;
+    ts->last_profiled_frame_seq++;
 #endif
 }
 
@@ -166,15 +172,24 @@ pystate_start(gcffi_pystate *s, PyThreadState *ts)
     ts->root_cframe.current_frame = NULL;
     ts->trash.delete_nesting = 0;
 #endif
-#if GCFFI_PY(0x030D)
-    ts->current_frame = NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    ts->current_frame = GCFFI_NO_FRAME(ts);
     ts->delete_later = NULL;
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+    /* The eval loop parks a running executor in its entry frame and puts it
+     * back on return: a new greenlet starts outside any. */
+    ts->current_executor = NULL;
+#endif
+#if PY_VERSION_HEX >= 0x030F0000
+    ts->last_profiled_frame = NULL;
+    ts->last_profiled_frame_seq++;
 #endif
 #ifdef GCFFI_RECURSION_LIMIT
     if (GCFFI_RECURSION_REMAINING(ts) < ENTRY_HEADROOM)
         GCFFI_RECURSION_REMAINING(ts) = ENTRY_HEADROOM;
 #endif
-#if PY_VERSION_HEX >= 0x030C0000
+#if GCFFI_C_RECURSION
     if (ts->c_recursion_remaining < ENTRY_HEADROOM)
         ts->c_recursion_remaining = ENTRY_HEADROOM;
 #endif
@@ -352,17 +367,10 @@ gcffi_top_frame(gcffi_handle *h, uintptr_t out_list)
          * off so that no finalizer runs on that borrowed frame chain. */
         PyThreadState *ts = PyThreadState_Get();
         int gc_was_on = PyGC_Disable();
-#  if GCFFI_PY(0x030D)
-        struct _PyInterpreterFrame *keep = ts->current_frame;
-        ts->current_frame = c->py.frame;
+        struct _PyInterpreterFrame *keep = GCFFI_CURRENT_FRAME(ts);
+        GCFFI_CURRENT_FRAME(ts) = c->py.frame;
         frame = (PyObject *)PyThreadState_GetFrame(ts);
-        ts->current_frame = keep;
-#  else
-        struct _PyInterpreterFrame *keep = ts->cframe->current_frame;
-        ts->cframe->current_frame = c->py.frame;
-        frame = (PyObject *)PyThreadState_GetFrame(ts);
-        ts->cframe->current_frame = keep;
-#  endif
+        GCFFI_CURRENT_FRAME(ts) = keep;
         if (gc_was_on)
             PyGC_Enable();
 #endif

@@ -23,7 +23,7 @@ set -euo pipefail
 PROJECT=$(cd "$(dirname "$0")/.." && pwd -P)
 SID_ROOT=${SID_ROOT:-/var/cache/greenlet_cffi/sid-root}
 STAMP=.greenlet_cffi-complete
-PACKAGES="python3.14-dev python3.14-venv python3.15-dev python3.15-venv
+PACKAGES="python3.14-dev python3.14-venv python3.15-dev python3.15-venv libffi-dev
 pypy3 pypy3-dev pypy3-venv gcc libc6-dev ca-certificates"
 PACKAGES=$(echo $PACKAGES)     # one line, for the stamp
 # The mirror's unstable index may be past its Valid-Until date.
@@ -74,6 +74,8 @@ pip_local_dirs() {
     } | grep -oE '(file://)?/[^[:space:]"'"'"',]+' | sed 's#^file://##' \
       | while read -r p; do
             [ -f "$p" ] && p=$(dirname "$p")
+            # A local index's pages link to files beside it (../files/).
+            case $p in */simple|*/simple/) p=$(dirname "$p") ;; esac
             case $p in /etc|/etc/*) continue ;; esac
             [ -d "$p" ] && echo "$p"
         done | sort -u
@@ -139,7 +141,7 @@ do_ensure() ( # a subshell: the lock is released when it returns
     echo "$PACKAGES" >"$R/$STAMP"
 )
 
-# in_root_shell ROOT SCRIPT [DIR...]: SCRIPT run by sh inside the root, with
+# in_root_shell ROOT SCRIPT [DIR...]: SCRIPT run by bash inside the root, with
 # each DIR bind-mounted at its own path.
 in_root_shell() {
     local R=$1 script=$2
@@ -156,7 +158,7 @@ in_root_shell() {
             mount --bind "$d" "$R$d"
         done
         exec chroot "$R" /usr/bin/env PATH="$inner_path" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-            /bin/sh -c "$script"
+            /bin/bash -c "$script"
     ' in_root "$R" "$script" "$INNER_PATH" "$@"
 }
 
