@@ -101,6 +101,12 @@ pystate_save(gcffi_pystate *s, PyThreadState *ts)
 #endif
     s->owned = 1;
     hide_cstack_frames(s, ts);
+#if PY_VERSION_HEX >= 0x030E0000
+    /* A greenlet that leaves from inside a tier-2/JIT executor will return
+     * into it: keep it alive meanwhile.  CPython spares only the executor a
+     * thread is running, which is the running greenlet's. */
+    Py_XINCREF(s->current_executor);
+#endif
 }
 
 static void
@@ -112,6 +118,10 @@ pystate_restore(gcffi_pystate *s, PyThreadState *ts)
 #undef RESTORE
 #ifdef GCFFI_RECURSION_LIMIT
     GCFFI_RECURSION_REMAINING(ts) = GCFFI_RECURSION_LIMIT(ts) - s->recursion_depth;
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+    /* Running it again: CPython spares it as the thread's own now. */
+    Py_XDECREF(ts->current_executor);
 #endif
     s->owned = 0;
     ts->context_ver++;
@@ -302,6 +312,9 @@ gcffi_free(gcffi_coro *c)
          * still point into its data stack. */
         Py_CLEAR(c->py.context);
         Py_CLEAR(c->py.exc_value);
+#if PY_VERSION_HEX >= 0x030E0000
+        Py_CLEAR(c->py.current_executor);
+#endif
 #if PY_VERSION_HEX < 0x030B0000
         Py_CLEAR(c->py.exc_type);
         Py_CLEAR(c->py.exc_traceback);

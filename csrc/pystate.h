@@ -37,8 +37,10 @@
  *
  * Pointers are moved, not copied: while a greenlet is suspended its slots
  * own what the thread state owned (its context, its exception), and the
- * thread state owns them again once it runs.  No reference counts change on
- * a switch.
+ * thread state owns them again once it runs.  The one reference count that
+ * changes on a switch is the executor's (3.14+): CPython keeps the executor
+ * a thread is running alive without one, and sees only the running
+ * greenlet's, so a suspended greenlet holds a reference to its own.
  */
 #ifndef GCFFI_PYSTATE_H
 #define GCFFI_PYSTATE_H

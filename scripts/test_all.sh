@@ -30,6 +30,12 @@ fi
 run_suites() {
     local name=$1 rc=0
     for_interp "$name" "$VENV_ROOT/$name/bin/pytest" tests -q -p no:cacheprovider -rs || rc=1
+    # Where CPython has a JIT (3.14+, off by default), our suite again with it on.
+    if for_interp "$name" "$VENV_ROOT/$name/bin/python" -c \
+            "import sys; sys.exit(not (hasattr(sys, '_jit') and sys._jit.is_available()))"; then
+        echo "---- $name, PYTHON_JIT=1 ----"
+        for_interp "$name" env PYTHON_JIT=1 "$VENV_ROOT/$name/bin/pytest" tests -q -p no:cacheprovider || rc=1
+    fi
     return $rc
 }
 
