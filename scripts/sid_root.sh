@@ -183,6 +183,6 @@ case ${1:-} in
     ensure) do_ensure ;;
     run) shift; do_run "$@" ;;
     path) echo "$SID_ROOT" ;;
-    clean) exec 9>"$SID_ROOT.lock"; flock 9; safe_remove "$SID_ROOT" ;;
+    clean) exec 9>"$SID_ROOT.lock"; flock 9; safe_remove "$SID_ROOT"; rm -f "$SID_ROOT.debootstrap.log" ;;
     *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
