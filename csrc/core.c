@@ -52,15 +52,16 @@ gcffi_platform(void)
  * when the greenlet leaves, remembering the links to restore on return: the
  * eval loop needs them to unwind.  This walks the greenlet's frames. */
 static void
-hide_cstack_frames(gcffi_pystate *s)
+hide_cstack_frames(gcffi_pystate *s, PyThreadState *ts)
 {
     struct _PyInterpreterFrame *f = s->frame;
     s->nlinks = 0;
+    (void)ts;
     while (f != NULL) {
         struct _PyInterpreterFrame *p = f->previous;
-        if (p != NULL && p->owner == FRAME_OWNED_BY_CSTACK) {
+        if (p != NULL && GCFFI_IS_CSTACK_FRAME(ts, p)) {
             struct _PyInterpreterFrame *q = p;
-            while (q != NULL && q->owner == FRAME_OWNED_BY_CSTACK)
+            while (q != NULL && GCFFI_IS_CSTACK_FRAME(ts, q))
                 q = q->previous;
             if (s->nlinks == s->maxlinks) {
                 int n = s->maxlinks ? 2 * s->maxlinks : 8;
@@ -90,7 +91,7 @@ show_cstack_frames(gcffi_pystate *s)
     s->nlinks = 0;
 }
 #else
-#define hide_cstack_frames(s) ((void)0)
+#define hide_cstack_frames(s, ts) ((void)0)
 #define show_cstack_frames(s) ((void)0)
 #endif
 
@@ -104,7 +105,13 @@ pystate_save(gcffi_pystate *s, PyThreadState *ts)
     s->recursion_depth = GCFFI_RECURSION_LIMIT(ts) - GCFFI_RECURSION_REMAINING(ts);
 #endif
     s->owned = 1;
-    hide_cstack_frames(s);
+    hide_cstack_frames(s, ts);
+#if PY_VERSION_HEX >= 0x030E0000
+    /* A greenlet that leaves from inside a tier-2/JIT executor will return
+     * into it: keep it alive meanwhile.  CPython spares only the executor a
+     * thread is running, which is the running greenlet's. */
+    Py_XINCREF(s->current_executor);
+#endif
 }
 
 static void
@@ -117,10 +124,19 @@ pystate_restore(gcffi_pystate *s, PyThreadState *ts)
 #ifdef GCFFI_RECURSION_LIMIT
     GCFFI_RECURSION_REMAINING(ts) = GCFFI_RECURSION_LIMIT(ts) - s->recursion_depth;
 #endif
+#if PY_VERSION_HEX >= 0x030E0000
+    /* Running it again: CPython spares it as the thread's own now. */
+    Py_XDECREF(ts->current_executor);
+#endif
     s->owned = 0;
     ts->context_ver++;
 #if GCFFI_CFRAME_TRACING
     ts->cframe->use_tracing = s->use_tracing;
+#endif
+#if PY_VERSION_HEX >= 0x030F0000
+    /* A remote profiler's anchor in the frame chain that just left. */
+    ts->last_profiled_frame = NULL;
+    ts->last_profiled_frame_seq++;
 #endif
 }
 
@@ -168,9 +184,18 @@ pystate_start(gcffi_pystate *s, PyThreadState *ts)
     ts->root_cframe.current_frame = NULL;
     ts->trash.delete_nesting = 0;
 #endif
-#if GCFFI_PY(0x030D)
-    ts->current_frame = NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    ts->current_frame = GCFFI_NO_FRAME(ts);
     ts->delete_later = NULL;
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+    /* The eval loop parks a running executor in its entry frame and puts it
+     * back on return: a new greenlet starts outside any. */
+    ts->current_executor = NULL;
+#endif
+#if PY_VERSION_HEX >= 0x030F0000
+    ts->last_profiled_frame = NULL;
+    ts->last_profiled_frame_seq++;
 #endif
 #if GCFFI_HAS_DATASTACK
     {
@@ -274,7 +299,7 @@ call_with_headroom(PyThreadState *ts, PyObject *fn, PyObject *a, PyObject *b)
 {
     PyObject *r;
     int left = levels_left(ts);
-#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
+#if GCFFI_C_RECURSION
     int c_left = ts->c_recursion_remaining;
     if (c_left < ENTRY_HEADROOM)
         ts->c_recursion_remaining = ENTRY_HEADROOM;
@@ -283,7 +308,7 @@ call_with_headroom(PyThreadState *ts, PyObject *fn, PyObject *a, PyObject *b)
         set_levels_left(ts, ENTRY_HEADROOM);
     r = a == NULL ? PyObject_CallNoArgs(fn) : PyObject_CallFunctionObjArgs(fn, a, b, NULL);
     set_levels_left(ts, left);
-#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
+#if GCFFI_C_RECURSION
     ts->c_recursion_remaining = c_left;
 #endif
     return r;
@@ -560,6 +585,9 @@ gcffi_free(gcffi_coro *c)
          * still point into its data stack. */
         Py_CLEAR(c->py.context);
         Py_CLEAR(c->py.exc_value);
+#if PY_VERSION_HEX >= 0x030E0000
+        Py_CLEAR(c->py.current_executor);
+#endif
 #if PY_VERSION_HEX < 0x030B0000
         Py_CLEAR(c->py.exc_type);
         Py_CLEAR(c->py.exc_traceback);
@@ -618,17 +646,10 @@ gcffi_top_frame(gcffi_handle *h, uintptr_t out_list)
          * off so that no finalizer runs on that borrowed frame chain. */
         PyThreadState *ts = PyThreadState_Get();
         int gc_was_on = PyGC_Disable();
-#  if GCFFI_PY(0x030D)
-        struct _PyInterpreterFrame *keep = ts->current_frame;
-        ts->current_frame = c->py.frame;
+        struct _PyInterpreterFrame *keep = GCFFI_CURRENT_FRAME(ts);
+        GCFFI_CURRENT_FRAME(ts) = c->py.frame;
         frame = (PyObject *)PyThreadState_GetFrame(ts);
-        ts->current_frame = keep;
-#  else
-        struct _PyInterpreterFrame *keep = ts->cframe->current_frame;
-        ts->cframe->current_frame = c->py.frame;
-        frame = (PyObject *)PyThreadState_GetFrame(ts);
-        ts->cframe->current_frame = keep;
-#  endif
+        GCFFI_CURRENT_FRAME(ts) = keep;
         if (gc_was_on)
             PyGC_Enable();
 #endif

@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# The main job: set up CPython 3.11 and PyPy (scripts/setup_venvs.sh) and run
-# the benchmark on each, greenlet_cffi beside that interpreter's reference
+# The main job: set up CPython 3.11, CPython 3.14 (inside the Debian root of
+# scripts/sid_root.sh) and PyPy (scripts/setup_venvs.sh) and run the
+# benchmark on each, greenlet_cffi beside that interpreter's reference
 # greenlet (PyPI's on CPython, PyPy's bundled one on PyPy), plus the C-level
 # floor of one raw switch of the core.
-# Usage: scripts/bench.sh [--quick] [NAME...]   (default: cp311 pypy3)
+# Usage: scripts/bench.sh [--quick] [NAME...]   (default: cp311 cp314 pypy3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV_ROOT=${VENV_ROOT:-.venvs}
+. scripts/interpreters.sh
 args=()
 names=()
 for a in "$@"; do
     case $a in -*) args+=("$a") ;; *) names+=("$a") ;; esac
 done
-[ ${#names[@]} -gt 0 ] || names=(cp311 pypy3)
+[ ${#names[@]} -gt 0 ] || names=(cp311 cp314 pypy3)
 
 bash scripts/setup_venvs.sh "${names[@]}"
 for name in "${names[@]}"; do
     echo
     echo "================ $name ================"
-    "$VENV_ROOT/$name/bin/python" bench/bench.py "${args[@]}"
+    for_interp "$name" "$VENV_ROOT/$name/bin/python" bench/bench.py "${args[@]}"
 done
 echo
 # The floor under the Python-level numbers: one raw switch of csrc/stack.c.

@@ -2,27 +2,16 @@
 # Creates one virtualenv per supported interpreter under $VENV_ROOT (default
 # .venvs/) and installs greenlet_cffi into each with pip (which compiles the
 # C core on CPython), plus what the tests and the benchmark need.
-# Usage: scripts/setup_venvs.sh [NAME...]   (names: cp39 cp310 cp311 cp312 cp313 pypy3)
-# Interpreters: pyenv's CPythons in /root/.pyenv/versions (or PY_<name>=path),
-# and Debian's pypy3, installed with apt-get when missing.
+# Usage: scripts/setup_venvs.sh [NAME...]
+#   (names: cp39 cp310 cp311 cp312 cp313 cp314 cp315 pypy3 pypy8; default all)
+# Interpreters: see scripts/interpreters.sh.  Debian's pypy3 is installed on
+# the host with apt-get when missing; cp314, cp315 and pypy8 live in the
+# Debian unstable root that scripts/sid_root.sh makes (once per machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV_ROOT=${VENV_ROOT:-.venvs}
-ALL="cp39 cp310 cp311 cp312 cp313 pypy3"
-names=${*:-$ALL}
-
-interpreter() {
-    local var="PY_$1"
-    if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
-    case $1 in
-        cp39) ls -d /root/.pyenv/versions/3.9.*/bin/python 2>/dev/null | tail -1 ;;
-        cp310) ls -d /root/.pyenv/versions/3.10.*/bin/python 2>/dev/null | tail -1 ;;
-        cp311) ls -d /root/.pyenv/versions/3.11.*/bin/python 2>/dev/null | tail -1 ;;
-        cp312) ls -d /root/.pyenv/versions/3.12.*/bin/python 2>/dev/null | tail -1 ;;
-        cp313) ls -d /root/.pyenv/versions/3.13.*/bin/python 2>/dev/null | tail -1 ;;
-        pypy3) command -v pypy3 || true ;;
-    esac
-}
+. scripts/interpreters.sh
+names=${*:-$ALL_INTERPRETERS}
 
 for name in $names; do
     if [ "$name" = pypy3 ] && ! command -v pypy3 >/dev/null; then
@@ -31,24 +20,30 @@ for name in $names; do
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pypy3 pypy3-dev pypy3-venv >/dev/null
     fi
     py=$(interpreter "$name")
-    if [ -z "$py" ] || [ ! -x "$py" ]; then
+    if [ -z "$py" ] || ! for_interp "$name" test -x "$py"; then
         echo "!!! no interpreter found for $name" >&2
         exit 1
     fi
     venv="$VENV_ROOT/$name"
     echo ">>> $name: $py -> $venv"
-    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-    if [ "$name" = pypy3 ]; then
-        extra="pytest psutil<6 hypothesis"   # PyPy's own greenlet is the reference
-    else
-        extra="cffi>=1.15 pytest psutil hypothesis greenlet==3.5.6"   # greenlet: the reference (benchmark, tests/test_differential.py)
-    fi
-    # shellcheck disable=SC2086
-    "$venv/bin/python" -m pip install -q $extra
+    # pytest-timeout, objgraph: greenlet's own suite (tests/upstream);
+    # hypothesis: tests/test_differential.py; greenlet 3.5.6 on CPython: the
+    # reference of the benchmark and of the differential tests.
+    common="pytest pytest-timeout objgraph hypothesis"
+    case $name in
+        pypy3) extra="$common psutil<6" ;;       # PyPy's own greenlet is the reference
+        pypy8) extra="$common psutil" ;;
+        *) extra="$common cffi>=1.15 psutil greenlet==3.5.6" ;;
+    esac
     # pip builds the C core (cffi_modules) on CPython; nothing to build on
     # PyPy.  setuptools builds in ./build, which must not hold another
     # interpreter's (or an older) extension.
-    rm -rf build
-    "$venv/bin/python" -m pip install -q --force-reinstall --no-deps .
+    for_interp "$name" sh -ec '
+        py=$1 venv=$2 extra=$3
+        [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+        "$venv/bin/python" -m pip install -q $extra
+        rm -rf build
+        "$venv/bin/python" -m pip install -q --force-reinstall --no-deps .
+    ' setup "$py" "$venv" "$extra"
 done
