@@ -56,7 +56,8 @@ _tls = threading.local()
 class _ThreadState:
     """The greenlets of one thread."""
     __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
-                 "ident", "inbox", "outbox", "killing", "run", "__weakref__")
+                 "ident", "inbox", "outbox", "killing", "run", "released",
+                 "__weakref__")
 
 
 class _ThreadEnd:
@@ -70,23 +71,45 @@ class _ThreadEnd:
         _thread_ended(self.ts)
 
 
-# Ending a thread releases what its state holds, so that its main greenlet
-# (and all it references) goes as soon as nothing else holds it; greenlet
-# calls this its optional cleanup, which can be turned off and is timed.
+# A thread's end is processed in two steps, as in greenlet: at once its
+# greenlets become dead and unswitchable; after the next garbage collection
+# its state is released: what it holds goes (so its main greenlet can), and
+# its suspended greenlets show no frame any more.  greenlet calls the release
+# its optional cleanup, which can be turned off (then it leaks) and is timed.
 _cleanup = {"enabled": True, "seconds": 0.0}
+_ended = []     # thread states ended but not released yet
 
 
-def _thread_ended(ts, _process_time=_process_time):
+def _thread_ended(ts):
     ts.alive = False
     ts.ident = None     # thread ids are reused
     # Greenlets waiting to be killed by this thread never will be:
     # release them without running.
     del ts.doomed[:]
-    if _cleanup["enabled"]:
-        t0 = _process_time()
-        ts.main = ts.current = ts.trace = ts.starting = ts.run = None
-        ts.inbox = ts.outbox = None
-        _cleanup["seconds"] += _process_time() - t0
+    if not _ended:
+        _AfterCollection()
+    _ended.append(ts)
+
+
+class _AfterCollection:
+    """A self-cycle: the GC finds it garbage, and its __del__ then releases
+    the ended threads' states (no switch happens there)."""
+    __slots__ = ("cycle",)
+
+    def __init__(self):
+        self.cycle = self
+
+    def __del__(self, _process_time=_process_time):
+        if _ended is None:
+            return      # interpreter shutdown
+        while _ended:
+            ts = _ended.pop()
+            ts.released = True
+            if _cleanup["enabled"]:
+                t0 = _process_time()
+                ts.main = ts.current = ts.trace = ts.starting = ts.run = None
+                ts.inbox = ts.outbox = None
+                _cleanup["seconds"] += _process_time() - t0
 
 
 _all_states = weakref.WeakSet()
@@ -111,6 +134,7 @@ def _new_thread_state():
     ts.trace = ts.starting = ts.run = ts.inbox = ts.outbox = None
     ts.doomed = []
     ts.alive = True
+    ts.released = False
     ts.killing = False
     ts.ident = _get_ident()
     main = object.__new__(greenlet)
@@ -360,7 +384,7 @@ class greenlet(_instance):
     def gr_frame(self):
         """The frame a suspended greenlet will resume in; else None."""
         ts = self.__ts
-        if self.__state != _STARTED or ts.current is self or not ts.alive:
+        if self.__state != _STARTED or ts.current is self or ts.released:
             return None
         f = _b.top_frame(self.__handle)
         while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
