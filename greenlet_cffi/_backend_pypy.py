@@ -25,7 +25,8 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     suspended, of this thread (the caller checks that; here it is only
     caught where PyPy notices it, -2).  Returns a false value once something
     transfers back to the caller; -1 if the switch could not be made (no
-    memory), -2 if this thread has no main handle.  Values and exceptions
+    memory), -2 if this thread has no main handle, -3 if it is too deep in
+    the recursion limit to start one (RecursionError).  Values and exceptions
     travel beside it, in the layer's own objects.
 ``untraced_methods(cls, names)`` / ``call_traced(fn, *args)``
     CPython makes switch() and throw() C methods unseen by tracers; here
@@ -90,11 +91,21 @@ from __pypy__ import get_contextvar_context as _get_ctx
 from __pypy__ import set_contextvar_context as _set_ctx
 import threading
 from sys import getprofile as _getprofile
+# _start is hot (every greenlet starts in it), so the JIT would compile it
+# together with the first `run` it sees; every greenlet with another `run`
+# would then fail a guard there and live under the JIT's blackhole
+# interpreter, whose objects reach all of PyPy's prebuilt JIT data: with
+# chains of garbage greenlets (each holding the next, each with a _Reaper),
+# every major collection re-walked that data once per greenlet -- minutes
+# for 10,000.  An opaque call keeps the JIT from specializing on run.
+from pypyjit import residual_call as _opaque_call
+from sys import getrecursionlimit as _getrecursionlimit
+from sys import setrecursionlimit as _setrecursionlimit
 
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
-           "rearm_finalizer"]
+           "rearm_finalizer", "hidden"]
 
 NAME = "continulet"
 
@@ -163,13 +174,14 @@ def _start(self):
     try:
         run = args = kwargs = None
         try:
-            run, args, kwargs = _begin()
-            result = run(*args, **kwargs) if kwargs else run(*args)
+            run, args, kwargs = _with_headroom(_begin)
+            result = (_opaque_call(run, *args, **kwargs) if kwargs
+                      else _opaque_call(run, *args))
             exc = None
         except BaseException as e:
             result, exc = None, e
         run = args = kwargs = None
-        nxt = _finish(result, exc)
+        nxt = _with_headroom(_finish, result, exc)
         result = exc = None
     except BaseException:
         # fn must not raise.  If it does anyway (a bug, an asynchronous
@@ -194,6 +206,29 @@ def _start(self):
     return None
 
 
+def _room(n):
+    # Raises RecursionError unless n more Python frames fit.
+    if n:
+        _room(n - 1)
+
+
+def _with_headroom(fn, *args):
+    # begin() and finish() must run even where run met the recursion limit
+    # (greenlets starting greenlets without end): if they cannot, they run
+    # again with a little more room, as the C core gives them on CPython.
+    try:
+        return fn(*args)
+    except RecursionError:
+        if fn is _begin:
+            raise
+        limit = _getrecursionlimit()
+        _setrecursionlimit(limit + 100)
+        try:
+            return fn(*args)
+        finally:
+            _setrecursionlimit(limit)
+
+
 def transfer(target):
     t = target.thread
     if t is None:
@@ -203,6 +238,12 @@ def transfer(target):
             t = _tls.thread
         except AttributeError:
             return -2                   # no main_handle() in this thread
+        # The new stack starts at this depth and must have room for _start
+        # and the layer's begin/finish: else RecursionError, here, now.
+        try:
+            _room(12)
+        except RecursionError:
+            return -3
         try:
             _init(target, _start)
         except MemoryError:
@@ -217,10 +258,13 @@ def transfer(target):
     _set_ctx(target.ctx)
     try:
         _switch(origin, None, target)
-    except (MemoryError, _ContinuationError) as e:
-        # Raised before anything moved.
+    except (MemoryError, _ContinuationError, RecursionError) as e:
+        # Raised before anything moved (RecursionError: the switch call
+        # itself was one level too deep); raised as it is.
         t.current = origin
         _set_ctx(origin.ctx)
+        if isinstance(e, RecursionError):
+            return -3
         return -1 if isinstance(e, MemoryError) else -2
     # Resumed: whoever transferred to us set t.current and our context.
 
@@ -240,20 +284,17 @@ def _nothing():
     pass
 
 
-_TRANSFER_CODE = transfer.__code__
-
-
 def top_frame(handle):
     # _get_frame() is False for an unstarted handle, None for a finished
-    # one, else the hidden bottom frame, whose f_back is the top frame of
-    # the stack the handle holds: transfer()'s frame if it is suspended,
-    # _spare()'s if it is running (in any thread).
+    # one, else the bottom frame of the stack the handle holds, whose f_back
+    # is that stack's top visible frame: the machinery's frames are hidden
+    # (see the end of this module), so for a suspended handle it is the
+    # frame that called switch().  A running handle holds the spare instead.
+    t = handle.thread
+    if t is None or t.current is handle:
+        return None
     f = handle._get_frame()
-    if f:
-        f = f.f_back
-        if f is not None and f.f_code is _TRANSFER_CODE:
-            return f.f_back
-    return None
+    return f.f_back if f else None
 
 
 def get_context(handle, running):
@@ -285,3 +326,10 @@ def trash_delete_nesting():
 
 def rearm_finalizer(obj):
     raise NotImplementedError("only CPython runs __del__ once per object")
+
+
+# Functions whose frames tracers, profilers and f_back walks do not see.
+from __pypy__ import hidden_applevel as hidden  # noqa: E402
+_start = hidden(_start)
+_spare = hidden(_spare)
+transfer = hidden(transfer)

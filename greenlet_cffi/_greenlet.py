@@ -701,6 +701,8 @@ def _transfer_failed(ts, code):
         target._greenlet__state = _UNSTARTED
     if code == -2:              # the backend's own thread check
         raise error("cannot switch to a different thread")
+    if code == -3:
+        raise RecursionError("maximum recursion depth exceeded while starting a greenlet")
     raise MemoryError("greenlet_cffi: no memory to save the stack for a switch")
 
 
@@ -805,5 +807,19 @@ def _finish(result, exc):
 _getrefcount = getattr(sys, "getrefcount", None)
 _transfer = _b.transfer
 _call_traced = _b.call_traced
-_b.set_entry(_begin, _finish)
 _b.untraced_methods(greenlet, ("switch", "throw"))
+# Where the backend can hide Python frames from tracers, profilers and
+# f_back walks (PyPy), the machinery's are hidden, as C code would be.
+for _name in ("switch", "throw", "__del__"):
+    if _name in vars(greenlet) and callable(vars(greenlet)[_name]) \
+            and hasattr(vars(greenlet)[_name], "__code__"):
+        setattr(greenlet, _name, _b.hidden(vars(greenlet)[_name]))
+getcurrent = _b.hidden(getcurrent)
+greenlet.getcurrent = staticmethod(getcurrent)
+_Reaper.__del__ = _b.hidden(_Reaper.__del__)
+_switch_with, _switch_to, _receive, _transfer_failed, _begin, _finish, \
+    _call_trace, _kill, _kill_doomed, _collect = map(_b.hidden, (
+        _switch_with, _switch_to, _receive, _transfer_failed, _begin, _finish,
+        _call_trace, _kill, _kill_doomed, _collect))
+del _name
+_b.set_entry(_begin, _finish)

@@ -437,11 +437,11 @@ def _frames_of(g, limit=500):
     f = g.gr_frame
     pkg = _package_dir() + os.sep
     while f is not None:
+        if CHAIN_LOOPS and frames and (f is frames[0] or os.path.abspath(
+                f.f_code.co_filename).startswith(pkg)):
+            break       # PyPy: back at the top (our frames are hidden there)
         frames.append(f)
         assert len(frames) < limit, "f_back chain does not terminate"
-        if CHAIN_LOOPS and len(frames) > 1 and os.path.abspath(
-                f.f_code.co_filename).startswith(pkg):
-            break
         f = f.f_back
     return frames
 

@@ -36,8 +36,9 @@ def test_cycle_with_finalizer_is_killed_after_collection(check_script):
         greenlet.getcurrent(); gc.collect(); gc.collect()
         print("collected", wr() is None)
     """)
-    # PEP 442 finalizes all of the garbage (WithDel too) before the kill.
-    assert out == ["finalized", "killed", "collected True"]
+    # CPython finalizes all of the garbage (WithDel too, PEP 442) before the
+    # kill; PyPy may kill first.
+    assert sorted(out[:2]) == ["finalized", "killed"] and out[2:] == ["collected True"]
 
 
 def test_nested_starts_raise_recursion_error(check_script):
@@ -64,6 +65,7 @@ def test_reparent_to_dead_thread_during_run_lookup(check_script):
             other.append(g)
             g.switch()
         t = threading.Thread(target=worker); t.start(); t.join()
+        import gc; gc.collect()     # PyPy: the thread's locals go with a collection
         class G(greenlet.greenlet):
             def __getattribute__(self, name):
                 if name == "run":
