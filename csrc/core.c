@@ -10,6 +10,7 @@ struct gcffi_coro {
     gcffi_stack stack;          /* first, so a gcffi_stack * is a gcffi_coro * */
     gcffi_pystate py;
     PyThreadState *thread;      /* where it runs; NULL until it starts */
+    int main;                   /* a thread's main greenlet (its own stack) */
 };
 
 /* The greenlet running in this thread, so that a switch needs only its
@@ -51,7 +52,10 @@ gcffi_platform(void)
  * f_back (and gr_frame) never follows them, link each Python frame past them
  * when the greenlet leaves, remembering the links to restore on return: the
  * eval loop needs them to unwind.  This walks the greenlet's frames. */
-static void
+static void show_cstack_frames(gcffi_pystate *s);
+
+/* 0, or -1 if there was no memory to remember the links (then none bent). */
+static int
 hide_cstack_frames(gcffi_pystate *s, PyThreadState *ts)
 {
     struct _PyInterpreterFrame *f = s->frame;
@@ -67,8 +71,10 @@ hide_cstack_frames(gcffi_pystate *s, PyThreadState *ts)
                 int n = s->maxlinks ? 2 * s->maxlinks : 8;
                 gcffi_link *links = GCFFI_ALLOC_FAILS() ? NULL
                     : PyMem_RawRealloc(s->links, n * sizeof(gcffi_link));
-                if (links == NULL)
-                    return;     /* introspection may then see stale links */
+                if (links == NULL) {
+                    show_cstack_frames(s);
+                    return -1;
+                }
                 s->links = links;
                 s->maxlinks = n;
             }
@@ -80,6 +86,7 @@ hide_cstack_frames(gcffi_pystate *s, PyThreadState *ts)
         }
         f = p;
     }
+    return 0;
 }
 
 static void
@@ -91,27 +98,30 @@ show_cstack_frames(gcffi_pystate *s)
     s->nlinks = 0;
 }
 #else
-#define hide_cstack_frames(s, ts) ((void)0)
+#define hide_cstack_frames(s, ts) 0
 #define show_cstack_frames(s) ((void)0)
 #endif
 
-static void
+/* 0, or -1 (no memory; nothing saved). */
+static int
 pystate_save(gcffi_pystate *s, PyThreadState *ts)
 {
 #define SAVE(type, name, member) s->name = ts->member;
     GCFFI_PYSTATE(SAVE)
 #undef SAVE
+    if (hide_cstack_frames(s, ts) < 0)  /* ts still holds it all: no harm */
+        return -1;
 #ifdef GCFFI_RECURSION_LIMIT
     s->recursion_depth = GCFFI_RECURSION_LIMIT(ts) - GCFFI_RECURSION_REMAINING(ts);
 #endif
     s->owned = 1;
-    hide_cstack_frames(s, ts);
 #if PY_VERSION_HEX >= 0x030E0000
     /* A greenlet that leaves from inside a tier-2/JIT executor will return
      * into it: keep it alive meanwhile.  CPython spares only the executor a
      * thread is running, which is the running greenlet's. */
     Py_XINCREF(s->current_executor);
 #endif
+    return 0;
 }
 
 static void
@@ -550,6 +560,7 @@ gcffi_new_main(void)
     gcffi_coro *c = coro_alloc();
     if (c != NULL) {
         gcffi_stack_init_main(&c->stack);
+        c->main = 1;
         c->py.owned = 0;        /* its state is the live thread state */
         c->thread = PyThreadState_Get();
         running = c;
@@ -574,15 +585,65 @@ gcffi_new(void)
     return c;
 }
 
+#if GCFFI_HAS_DATASTACK
+/* A greenlet that will never run again (its thread has ended) gives back
+ * its data-stack chunks -- unless a frame object still points into them:
+ * then they stay, as frame objects may be used any time.  The references
+ * its frames hold are not released: what the eval loop left half-done on
+ * their value stacks cannot be told apart from garbage. */
+static int
+in_chunks(_PyStackChunk *chunk, void *p)
+{
+    for (; chunk != NULL; chunk = chunk->previous)
+        if ((char *)p >= (char *)chunk && (char *)p < (char *)chunk + chunk->size)
+            return 1;
+    return 0;
+}
+
+static void
+release_datastack(gcffi_pystate *s)
+{
+    PyObjectArenaAllocator arena;
+    _PyStackChunk *chunk = s->datastack_chunk;
+    struct _PyInterpreterFrame *f;
+
+    for (f = s->frame; f != NULL && in_chunks(chunk, f); f = f->previous)
+        if (f->frame_obj != NULL)
+            return;
+#if PY_VERSION_HEX < 0x030E0000
+    /* Its local variables are whole: those it releases (before 3.14; the
+     * tagged references of later versions are left alone). */
+    for (f = s->frame; f != NULL && in_chunks(chunk, f); f = f->previous) {
+#  if PY_VERSION_HEX < 0x030D0000
+        PyCodeObject *code = f->f_code;
+#  else
+        PyCodeObject *code = (PyCodeObject *)f->f_executable;
+#  endif
+        int i;
+        for (i = 0; i < code->co_nlocalsplus; i++)
+            Py_CLEAR(f->localsplus[i]);
+    }
+#endif
+    PyObject_GetArenaAllocator(&arena);
+    while (chunk != NULL) {
+        _PyStackChunk *previous = chunk->previous;
+        if (previous == NULL)
+            PyMem_RawFree(chunk);       /* the first chunk is ours (prepare) */
+        else
+            arena.free(arena.ctx, chunk, chunk->size);     /* CPython's */
+        chunk = previous;
+    }
+    s->datastack_chunk = NULL;
+}
+#endif
+
 void
 gcffi_free(gcffi_coro *c)
 {
     if (c == NULL)
         return;
     if (c->py.owned) {
-        /* Unstarted, finished, or suspended for good (its thread is gone).
-         * A suspended greenlet's frames stay allocated: frame objects may
-         * still point into its data stack. */
+        /* Unstarted, finished, or suspended for good (its thread is gone). */
         Py_CLEAR(c->py.context);
         Py_CLEAR(c->py.exc_value);
 #if PY_VERSION_HEX >= 0x030E0000
@@ -595,6 +656,8 @@ gcffi_free(gcffi_coro *c)
 #if GCFFI_HAS_DATASTACK
         if (c->stack.state == GCFFI_UNSTARTED)
             PyMem_RawFree(c->py.datastack_chunk);
+        else if (c->stack.state == GCFFI_STARTED && !c->main)
+            release_datastack(&c->py);
 #endif
     }
 #if GCFFI_CSTACK_FRAMES
@@ -616,9 +679,10 @@ gcffi_transfer(gcffi_handle *h)
         return -2;
     if (prepare(target) < 0)
         return -1;
+    if (pystate_save(&origin->py, ts) < 0)
+        return -1;
     target->thread = ts;
     pystate_hand_over(&target->py, ts);
-    pystate_save(&origin->py, ts);
     running = target;
     r = gcffi_stack_transfer(&origin->stack, &target->stack);
     if (r < 0) {

@@ -130,7 +130,9 @@
 /* From 3.12 each entry into the eval loop links a frame that lives on the
  * C stack between the Python frames (see core.c: hide_cstack_frames). */
 #define GCFFI_CSTACK_FRAMES (PY_VERSION_HEX >= 0x030C0000)
-#if GCFFI_CSTACK_FRAMES
+/* Frames themselves (3.11+: core.c also reads them when it gives back the
+ * data stack of a greenlet whose thread has ended). */
+#if PY_VERSION_HEX >= 0x030B0000
 #  ifndef Py_BUILD_CORE
 #    define Py_BUILD_CORE 1
 #  endif
@@ -138,6 +140,8 @@
 #  if PY_VERSION_HEX >= 0x030E0000
 #    include "internal/pycore_interpframe_structs.h"
 #  endif
+#endif
+#if GCFFI_CSTACK_FRAMES
 /* The eval loop's entry frame: owned by the C stack until 3.13; from 3.14
  * "owned by the interpreter", as is 3.15's base_frame sentinel at the bottom
  * of every thread's chain, which lives in the thread state and stays linked. */

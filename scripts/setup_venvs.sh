@@ -33,7 +33,7 @@ for name in $names; do
     case $name in
         pypy3) extra="$common psutil<6" ;;       # PyPy's own greenlet is the reference
         pypy8) extra="$common psutil" ;;
-        *) extra="$common cffi>=1.15 psutil greenlet==3.5.6" ;;
+        *) extra="$common cffi>=1.15 setuptools psutil greenlet==3.5.6" ;;  # setuptools: the fault-injection build
     esac
     # pip builds the C core (cffi_modules) on CPython; nothing to build on
     # PyPy.  setuptools builds in ./build, which must not hold another
