@@ -105,7 +105,7 @@ from sys import setrecursionlimit as _setrecursionlimit
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
-           "rearm_finalizer", "hidden"]
+           "rearm_finalizer", "hide_functions"]
 
 NAME = "continulet"
 
@@ -328,8 +328,26 @@ def rearm_finalizer(obj):
     raise NotImplementedError("only CPython runs __del__ once per object")
 
 
-# Functions whose frames tracers, profilers and f_back walks do not see.
-from __pypy__ import hidden_applevel as hidden  # noqa: E402
-_start = hidden(_start)
-_spare = hidden(_spare)
-transfer = hidden(transfer)
+def hide_functions(namespace, classes):
+    """Hide the frames of every function defined in a module's namespace
+    and in its classes (methods and properties) from tracers, profilers,
+    tracebacks and f_back walks, as C code would be."""
+    def hide(f):
+        return _hidden(f) if isinstance(f, _FunctionType) \
+            and f.__module__ == namespace["__name__"] else f
+    for name, value in list(namespace.items()):
+        namespace[name] = hide(value)
+    for klass in classes:
+        for name, value in list(vars(klass).items()):
+            if isinstance(value, property) and name != "__dict__":
+                setattr(klass, name, property(hide(value.fget), hide(value.fset),
+                                              hide(value.fdel), value.__doc__))
+            elif isinstance(value, (staticmethod, classmethod)):
+                setattr(klass, name, type(value)(hide(value.__func__)))
+            elif isinstance(value, _FunctionType) and name != "__init_subclass__":
+                setattr(klass, name, hide(value))
+
+
+from types import FunctionType as _FunctionType  # noqa: E402
+from __pypy__ import hidden_applevel as _hidden  # noqa: E402
+hide_functions(globals(), ())

@@ -809,17 +809,9 @@ _transfer = _b.transfer
 _call_traced = _b.call_traced
 _b.untraced_methods(greenlet, ("switch", "throw"))
 # Where the backend can hide Python frames from tracers, profilers and
-# f_back walks (PyPy), the machinery's are hidden, as C code would be.
-for _name in ("switch", "throw", "__del__"):
-    if _name in vars(greenlet) and callable(vars(greenlet)[_name]) \
-            and hasattr(vars(greenlet)[_name], "__code__"):
-        setattr(greenlet, _name, _b.hidden(vars(greenlet)[_name]))
-getcurrent = _b.hidden(getcurrent)
-greenlet.getcurrent = staticmethod(getcurrent)
-_Reaper.__del__ = _b.hidden(_Reaper.__del__)
-_switch_with, _switch_to, _receive, _transfer_failed, _begin, _finish, \
-    _call_trace, _kill, _kill_doomed, _collect = map(_b.hidden, (
-        _switch_with, _switch_to, _receive, _transfer_failed, _begin, _finish,
-        _call_trace, _kill, _kill_doomed, _collect))
+# f_back walks (PyPy), every function of this module is hidden, as C code
+# would be (on CPython switch() and throw() above are C methods instead).
+_b.hide_functions(globals(), (greenlet, _ThreadEnd, _AfterCollection, _Reaper))
+_name = None
 del _name
 _b.set_entry(_begin, _finish)
