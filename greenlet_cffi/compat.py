@@ -23,7 +23,7 @@ for greenlet_cffi's greenlets too (see :func:`_pypy_internals`).
 """
 import sys
 import types
-from typing import Any, List
+from typing import Any, List, Optional
 
 import greenlet_cffi
 
@@ -39,7 +39,7 @@ _NAMES = ("greenlet", "getcurrent", "GreenletExit", "error", "settrace",
           "gettrace", "GREENLET_USE_GC", "GREENLET_USE_TRACING",
           "GREENLET_USE_CONTEXT_VARS", "GREENLET_USE_STANDARD_THREADING")
 
-_alias: Any = None      # the `greenlet` module we made, once made
+_alias: Optional[types.ModuleType] = None   # the `greenlet` module we made
 
 
 def _make_alias() -> types.ModuleType:
@@ -47,17 +47,14 @@ def _make_alias() -> types.ModuleType:
                            "(greenlet_cffi.compat.register()).")
     sub = types.ModuleType("greenlet._greenlet", mod.__doc__)
     for m in (mod, sub):
-        for name in _NAMES:
-            setattr(m, name, getattr(greenlet_cffi, name))
-        m.__version__ = GREENLET_VERSION
-        m.__greenlet_cffi__ = greenlet_cffi     # how to tell it is ours
-        m.__all__ = list(_NAMES[:6])
+        attrs = {name: getattr(greenlet_cffi, name) for name in _NAMES}
+        attrs.update(__version__=GREENLET_VERSION, __all__=list(_NAMES[:6]),
+                     __package__="greenlet",
+                     __greenlet_cffi__=greenlet_cffi)   # how to tell it is ours
+        m.__dict__.update(attrs)
     # A package, so that `import greenlet.<name>` of anything we lack fails
     # as a missing submodule rather than as "not a package".
-    mod.__path__ = []
-    mod.__package__ = "greenlet"
-    sub.__package__ = "greenlet"
-    mod._greenlet = sub
+    mod.__dict__.update(__path__=[], _greenlet=sub)
     return mod
 
 
@@ -77,11 +74,11 @@ def _live_greenlets(mod: types.ModuleType) -> List[Any]:
     nothing weaker would notice a greenlet suspended somewhere.  A main
     greenlet always exists once getcurrent() ran; it is not counted.
     """
-    cls = getattr(mod, "greenlet", None)
-    if not isinstance(cls, type):
-        return []
-    import gc
     found: List[Any] = []
+    cls: Any = getattr(mod, "greenlet", None)
+    if not isinstance(getattr(mod, "greenlet", None), type):
+        return found
+    import gc
     for obj in gc.get_objects():
         # type(), not isinstance(): no user __class__ property runs here.
         if issubclass(type(obj), cls):
@@ -106,7 +103,7 @@ def register() -> types.ModuleType:
     mixing two stack switchers in one thread cannot work.
     """
     global _alias
-    old = sys.modules.get("greenlet")
+    old: Any = sys.modules.get("greenlet")
     if old is not None and old is not _alias and old is not greenlet_cffi \
             and getattr(old, "greenlet", None) is not greenlet_cffi.greenlet:
         live = _live_greenlets(old)
@@ -122,7 +119,7 @@ def register() -> types.ModuleType:
     if _alias is None:
         _alias = _make_alias()
     sys.modules["greenlet"] = _alias
-    sys.modules["greenlet._greenlet"] = _alias._greenlet
+    sys.modules["greenlet._greenlet"] = _alias.__dict__["_greenlet"]
     if sys.implementation.name == "pypy":
         _pypy_internals()
     return _alias
@@ -148,43 +145,39 @@ def _pypy_internals() -> None:
       that imported ``_continuation`` earlier, greenlet_cffi's backend
       among them, keep the original.
     """
-    cls = greenlet_cffi.greenlet
+    cls: Any = greenlet_cffi.greenlet
     if "_greenlet__started" not in cls.__dict__:
         alive, dead, parent = cls.__bool__, cls.dead.__get__, cls.parent.__get__
         # The base class's own bool/dead/parent: subclasses (gevent's
         # Greenlet) override __bool__ and dead with their own meaning.
         cls._greenlet__main = property(lambda g: parent(g) is None)
         cls._greenlet__started = property(lambda g: alive(g) or dead(g))
-    real = sys.modules.get("_continuation")
-    if real is None or getattr(real, "__greenlet_cffi__", False):
-        import _continuation as real
-        if getattr(real, "__greenlet_cffi__", False):
-            return
-    sys.modules["_continuation"] = _continuation_proxy(real)
+    import _continuation
+    if not getattr(_continuation, "__greenlet_cffi__", False):
+        sys.modules["_continuation"] = _continuation_proxy(_continuation)
 
 
-def _continuation_proxy(real: types.ModuleType) -> types.ModuleType:
+def _continuation_proxy(real: Any) -> types.ModuleType:
     proxy = types.ModuleType(real.__name__, real.__doc__)
     proxy.__dict__.update(
         (k, v) for k, v in real.__dict__.items()
         if k not in ("__name__", "__doc__"))
-    proxy.__greenlet_cffi__ = True
-    base = real.continulet
+    base: Any = real.continulet
     base_is_pending = base.is_pending
     glet = greenlet_cffi.greenlet
     alive = glet.__bool__
 
-    class continulet(base):
+    class continulet(base):  # type: ignore[misc]
         __slots__ = ()
         __doc__ = base.__doc__
 
         def is_pending(self) -> bool:
             if isinstance(self, glet):
                 return alive(self)      # a greenlet_cffi greenlet
-            return base_is_pending(self)
+            return bool(base_is_pending(self))
 
     continulet.__module__ = base.__module__
-    proxy.continulet = continulet
+    proxy.__dict__.update(continulet=continulet, __greenlet_cffi__=True)
     return proxy
 
 
