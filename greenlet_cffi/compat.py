@@ -177,6 +177,7 @@ def _continuation_proxy(real: Any) -> types.ModuleType:
             return bool(base_is_pending(self))
 
     continulet.__module__ = base.__module__
+    continulet.__qualname__ = "continulet"
     proxy.__dict__.update(continulet=continulet, __greenlet_cffi__=True)
     return proxy
 
