@@ -83,10 +83,8 @@ def _live_greenlets(mod: types.ModuleType) -> List[Any]:
         # type(), not isinstance(): no user __class__ property runs here.
         if issubclass(type(obj), cls):
             try:
-                if cls.parent.__get__(obj) is None:
-                    continue            # a main greenlet
-                if cls.dead.__get__(obj):
-                    continue
+                if obj.parent is None or obj.dead:
+                    continue            # a main greenlet, or a finished one
             except Exception:
                 pass                    # unsure: count it
             found.append(obj)
@@ -140,7 +138,8 @@ def _pypy_internals() -> None:
       or dead;
     * ``sys.modules["_continuation"]`` becomes a copy of that module whose
       ``continulet`` is a subclass answering ``is_pending(g)`` for a
-      greenlet as the bundled one does: started and not finished.  Real
+      greenlet as the bundled one does: started and not finished, and
+      False for a main greenlet.  Real
       continulets behave as before (the subclass adds no state); modules
       that imported ``_continuation`` earlier, greenlet_cffi's backend
       among them, keep the original.
@@ -165,7 +164,7 @@ def _continuation_proxy(real: Any) -> types.ModuleType:
     base: Any = real.continulet
     base_is_pending = base.is_pending
     glet = greenlet_cffi.greenlet
-    alive = glet.__bool__
+    alive, parent = glet.__bool__, glet.parent.__get__
 
     class continulet(base):  # type: ignore[misc]
         __slots__ = ()
@@ -173,7 +172,9 @@ def _continuation_proxy(real: Any) -> types.ModuleType:
 
         def is_pending(self) -> bool:
             if isinstance(self, glet):
-                return alive(self)      # a greenlet_cffi greenlet
+                # As for the bundled greenlet: started and not finished, and
+                # never a main greenlet (it holds no continulet stack there).
+                return alive(self) and parent(self) is not None
             return bool(base_is_pending(self))
 
     continulet.__module__ = base.__module__
