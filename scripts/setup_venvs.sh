@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates one virtualenv per supported interpreter under $VENV_ROOT (default
-# .venvs/) and installs greenlet_cffi into each with pip (which compiles the
-# C core on CPython), plus what the tests and the benchmark need.
+# .venvs/) and installs greenlet_cffi into each from a wheel built from the
+# sdist (scripts/build_dist.sh; the C core is compiled on CPython), plus
+# what the tests and the benchmark need.
 # Usage: scripts/setup_venvs.sh [NAME...]   (names: cp39 cp310 cp311 cp312 cp313 pypy3)
 # Interpreters: pyenv's CPythons in /root/.pyenv/versions (or PY_<name>=path),
 # and Debian's pypy3, installed with apt-get when missing.
@@ -10,6 +11,8 @@ cd "$(dirname "$0")/.."
 VENV_ROOT=${VENV_ROOT:-.venvs}
 ALL="cp39 cp310 cp311 cp312 cp313 pypy3"
 names=${*:-$ALL}
+# gcffi_install_wheel, gcffi_install_clients: the suite tests the wheel.
+. scripts/build_dist.sh
 
 interpreter() {
     local var="PY_$1"
@@ -42,13 +45,12 @@ for name in $names; do
     if [ "$name" = pypy3 ]; then
         extra="pytest psutil<6"       # PyPy's own greenlet is the reference
     else
-        extra="cffi>=1.15 pytest psutil greenlet>=3"   # greenlet: the benchmark's reference
+        extra="cffi>=1.15 pytest psutil greenlet>=3 mypy"   # greenlet: the benchmark's reference
     fi
     # shellcheck disable=SC2086
     "$venv/bin/python" -m pip install -q $extra
-    # pip builds the C core (cffi_modules) on CPython; nothing to build on
-    # PyPy.  setuptools builds in ./build, which must not hold another
-    # interpreter's (or an older) extension.
-    rm -rf build
-    "$venv/bin/python" -m pip install -q --force-reinstall --no-deps .
+    # The wheel built from the sdist (the C core compiled on CPython), as
+    # users get it; then the real libraries of tests/clients/.
+    gcffi_install_wheel "$venv/bin/python"
+    gcffi_install_clients "$name" "$venv/bin/python"
 done
