@@ -17,7 +17,12 @@ gcffi_build_sdist() {
     local py=$1
     "$py" -m pip install -q build >/dev/null || return 1
     rm -f "$DIST_DIR"/greenlet_cffi-*.tar.gz
-    "$py" -m build --sdist --outdir "$DIST_DIR" . >/dev/null || return 1
+    local log
+    log=$(mktemp)
+    if ! "$py" -m build --sdist --outdir "$DIST_DIR" . >"$log" 2>&1; then
+        tail -30 "$log" >&2; rm -f "$log"; return 1
+    fi
+    rm -f "$log"
     GCFFI_SDIST=$(ls "$DIST_DIR"/greenlet_cffi-*.tar.gz)
     "$py" scripts/check_sdist.py "$GCFFI_SDIST" || return 1
 }
@@ -28,15 +33,18 @@ gcffi_install_wheel() {
     local py=$1
     gcffi_build_sdist "$py" || { echo "!!! sdist failed" >&2; return 1; }
     "$py" -m pip install -q build >/dev/null || return 1
-    local log
+    # From the unpacked sdist (older `build`s take only a directory).
+    local log src
     log=$(mktemp)
-    if ! "$py" -m build --wheel --outdir "$DIST_DIR" "$GCFFI_SDIST" >"$log" 2>&1; then
-        tail -30 "$log" >&2; rm -f "$log"
+    src=$(mktemp -d)
+    tar xzf "$GCFFI_SDIST" -C "$src"
+    if ! "$py" -m build --wheel --outdir "$DIST_DIR" "$src"/greenlet_cffi-* >"$log" 2>&1; then
+        tail -30 "$log" >&2; rm -rf "$log" "$src"
         echo "!!! building the wheel with $py failed" >&2
         return 1
     fi
     grep -o "Successfully built .*" "$log" || true
-    rm -f "$log"
+    rm -rf "$log" "$src"
     # From dist/ only, and only a wheel: pip picks the one for this
     # interpreter (the PyPy wheel is tagged for PyPy, not py3-none-any).
     "$py" -m pip install -q --force-reinstall --no-deps --no-index \

@@ -23,7 +23,7 @@ for name in $names; do
     echo "================ $name ================"
     # Plain `pytest` (not `python -m pytest`) so the installed package is
     # imported, not the source tree.
-    "$VENV_ROOT/$name/bin/pytest" tests -q -p no:cacheprovider || failed="$failed $name"
+    "$VENV_ROOT/$name/bin/pytest" tests -q -rs -p no:cacheprovider || failed="$failed $name"
 done
 echo
 if [ -n "$failed" ]; then
