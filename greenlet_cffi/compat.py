@@ -68,15 +68,15 @@ def _live_greenlets(mod: types.ModuleType) -> List[Any]:
     """The live greenlets (started and not finished, or not yet started;
     main greenlets aside) of another greenlet module ``mod``.
 
-    Found by a walk over the objects the GC knows (greenlet objects are GC
-    objects on CPython; PyPy lists every object): register() runs once, so
-    its cost (milliseconds per 100,000 objects) does not matter, and
-    nothing weaker would notice a greenlet suspended somewhere.  A main
-    greenlet always exists once getcurrent() ran; it is not counted.
+    Found by one walk over the objects the GC knows (greenlet objects are
+    GC objects on CPython; PyPy lists every object): nothing cheaper would
+    notice a greenlet suspended somewhere, and register() walks only when
+    another greenlet module was imported.  A main greenlet always exists
+    once getcurrent() ran; it is not counted.
     """
     found: List[Any] = []
-    cls: Any = getattr(mod, "greenlet", None)
-    if not isinstance(getattr(mod, "greenlet", None), type):
+    cls = getattr(mod, "greenlet", None)
+    if not isinstance(cls, type):
         return found
     import gc
     for obj in gc.get_objects():
