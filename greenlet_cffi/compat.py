@@ -23,6 +23,7 @@ for greenlet_cffi's greenlets too (see :func:`_pypy_internals`).
 """
 import sys
 import types
+from importlib.machinery import ModuleSpec
 from typing import Any, List, Optional
 
 import greenlet_cffi
@@ -50,6 +51,10 @@ def _make_alias() -> types.ModuleType:
         attrs = {name: getattr(greenlet_cffi, name) for name in _NAMES}
         attrs.update(__version__=GREENLET_VERSION, __all__=list(_NAMES[:6]),
                      __package__="greenlet",
+                     # A spec, so that importlib.util.find_spec("greenlet"),
+                     # which libraries use to test for greenlet, finds it.
+                     __spec__=ModuleSpec(m.__name__, None, origin=__name__,
+                                         is_package=m is mod),
                      __greenlet_cffi__=greenlet_cffi)   # how to tell it is ours
         m.__dict__.update(attrs)
     # A package, so that `import greenlet.<name>` of anything we lack fails

@@ -60,6 +60,12 @@ def test_register_gives_our_names():
         for n in ("GC", "TRACING", "CONTEXT_VARS"):
             assert getattr(greenlet, "GREENLET_USE_" + n) is True
         assert greenlet._greenlet.greenlet is G
+        import importlib.util
+        assert importlib.util.find_spec("greenlet").name == "greenlet"
+        assert importlib.util.find_spec("greenlet._greenlet").name == "greenlet._greenlet"
+        ns = {}
+        exec("from greenlet import *", ns)
+        assert ns["greenlet"] is G and ns["getcurrent"] is getcurrent
         assert compat.register() is greenlet        # again: the same module
         try:
             import greenlet.nosuchthing
