@@ -324,3 +324,23 @@ def test_pypy_internals_match_bundled_greenlet():
     assert "greenlet_cffi" not in bundled.stdout
     assert ours.stdout == bundled.stdout
     print(ours.stdout)
+
+
+def test_run_reaches_multiprocessing_spawn_children(tmp_path):
+    # The spawn start method starts a fresh interpreter that re-imports the
+    # program: it registers through the .pth, from the variable run set.
+    (tmp_path / "mp.py").write_text(textwrap.dedent("""
+        import multiprocessing, sys
+
+        def registered(_):
+            import greenlet, greenlet_cffi
+            g = greenlet.greenlet(lambda: greenlet.getcurrent().parent.switch(7))
+            return greenlet.greenlet is greenlet_cffi.greenlet and g.switch() == 7
+
+        if __name__ == "__main__":
+            with multiprocessing.get_context("spawn").Pool(2) as pool:
+                print(*pool.map(registered, range(4)))
+    """))
+    proc = run(["-m", "greenlet_cffi.run", str(tmp_path / "mp.py")], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True"] * 4
