@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 VENV_ROOT=${VENV_ROOT:-.venvs}
 ALL="cp39 cp310 cp311 cp312 cp313 pypy3"
 names=${*:-$ALL}
-# gcffi_install_wheel, gcffi_install_clients: the suite tests the wheel.
-. scripts/build_dist.sh
+# A new sdist for this run (scripts/build_dist.sh makes it, once).
+rm -f dist/greenlet_cffi-*.tar.gz
 
 interpreter() {
     local var="PY_$1"
@@ -51,6 +51,5 @@ for name in $names; do
     "$venv/bin/python" -m pip install -q $extra
     # The wheel built from the sdist (the C core compiled on CPython), as
     # users get it; then the real libraries of tests/clients/.
-    gcffi_install_wheel "$venv/bin/python"
-    gcffi_install_clients "$name" "$venv/bin/python"
+    bash scripts/build_dist.sh install "$name" "$venv/bin/python"
 done
