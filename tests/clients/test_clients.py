@@ -55,7 +55,8 @@ def _need(*modules):
     m = _missing(*modules)
     if m is not None:
         pytest.skip("%s is not installed in this venv (scripts/setup_venvs.sh "
-                    "installs tests/clients/requirements.txt)" % m)
+                    "installs tests/clients/requirements*.txt; see its output "
+                    "for why this one could not be)" % m)
 
 
 @pytest.mark.parametrize("mode", MODES)
