@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 VENV_ROOT=${VENV_ROOT:-.venvs}
 . scripts/interpreters.sh
 names=${*:-$ALL_INTERPRETERS}
+# A new sdist for this run (scripts/build_dist.sh makes it, once).
+rm -f dist/greenlet_cffi-*.tar.gz
 
 for name in $names; do
     if [ "$name" = pypy3 ] && ! command -v pypy3 >/dev/null; then
@@ -33,17 +35,15 @@ for name in $names; do
     case $name in
         pypy3) extra="$common psutil<6" ;;       # PyPy's own greenlet is the reference
         pypy8) extra="$common psutil" ;;
-        *) extra="$common cffi>=1.15 setuptools psutil greenlet==3.5.6" ;;  # setuptools: the fault-injection build
+        *) extra="$common cffi>=1.15 setuptools psutil greenlet==3.5.6 mypy" ;;  # setuptools: the fault-injection build
     esac
-    # pip builds the C core (cffi_modules) on CPython; nothing to build on
-    # PyPy.  setuptools builds in ./build, which must not hold another
-    # interpreter's (or an older) extension.
+    # Then the wheel built from the sdist (the C core compiled on CPython),
+    # as users get it, and the real libraries of tests/clients/.
     for_interp "$name" sh -ec '
-        py=$1 venv=$2 extra=$3
+        py=$1 venv=$2 extra=$3 name=$4
         [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
         "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
         "$venv/bin/python" -m pip install -q $extra
-        rm -rf build
-        "$venv/bin/python" -m pip install -q --force-reinstall --no-deps .
-    ' setup "$py" "$venv" "$extra"
+        bash scripts/build_dist.sh install "$name" "$venv/bin/python"
+    ' setup "$py" "$venv" "$extra" "$name"
 done

@@ -1,0 +1,15 @@
+from typing import Final
+
+from ._greenlet import (GreenletExit as GreenletExit, error as error,
+                        getcurrent as getcurrent, gettrace as gettrace,
+                        greenlet as greenlet, settrace as settrace)
+
+__version__: Final[str]
+BACKEND: Final[str]
+GREENLET_USE_GC: Final[bool]
+GREENLET_USE_TRACING: Final[bool]
+GREENLET_USE_CONTEXT_VARS: Final[bool]
+GREENLET_USE_STANDARD_THREADING: Final[bool]
+
+__all__ = ["greenlet", "getcurrent", "GreenletExit", "error", "settrace",
+           "gettrace", "BACKEND", "__version__"]
