@@ -71,45 +71,44 @@ class _ThreadEnd:
         _thread_ended(self.ts)
 
 
-# A thread's end is processed in two steps, as in greenlet: at once its
-# greenlets become dead and unswitchable; after the next garbage collection
-# its state is released: what it holds goes (so its main greenlet can), and
-# its suspended greenlets show no frame any more.  greenlet calls the release
-# its optional cleanup, which can be turned off (then it leaks) and is timed.
+# Ending a thread releases what its state holds, so that its main greenlet
+# (and all it references) goes as soon as nothing else holds it; greenlet
+# calls this its optional cleanup, which can be turned off (then it leaks)
+# and is timed.  The greenlets it left suspended show their frame until the
+# next garbage collection (greenlet frees them from a later pending call).
 _cleanup = {"enabled": True, "seconds": 0.0}
-_ended = []     # thread states ended but not released yet
+_ended = []     # thread states whose greenlets still show frames
 
 
-def _thread_ended(ts):
+def _thread_ended(ts, _process_time=_process_time):
     ts.alive = False
     ts.ident = None     # thread ids are reused
     # Greenlets waiting to be killed by this thread never will be:
     # release them without running.
     del ts.doomed[:]
+    if _cleanup["enabled"]:
+        t0 = _process_time()
+        ts.main = ts.current = ts.trace = ts.starting = ts.run = None
+        ts.inbox = ts.outbox = None
+        _cleanup["seconds"] += _process_time() - t0
     if not _ended:
         _AfterCollection()
     _ended.append(ts)
 
 
 class _AfterCollection:
-    """A self-cycle: the GC finds it garbage, and its __del__ then releases
-    the ended threads' states (no switch happens there)."""
+    """A self-cycle: the GC finds it garbage, and its __del__ then marks
+    the ended threads' greenlets released (no switch happens there)."""
     __slots__ = ("cycle",)
 
     def __init__(self):
         self.cycle = self
 
-    def __del__(self, _process_time=_process_time):
+    def __del__(self):
         if _ended is None:
             return      # interpreter shutdown
         while _ended:
-            ts = _ended.pop()
-            ts.released = True
-            if _cleanup["enabled"]:
-                t0 = _process_time()
-                ts.main = ts.current = ts.trace = ts.starting = ts.run = None
-                ts.inbox = ts.outbox = None
-                _cleanup["seconds"] += _process_time() - t0
+            _ended.pop().released = True
 
 
 _all_states = weakref.WeakSet()

@@ -87,11 +87,12 @@ def write_alias(dest):
                 f.write(text)
 
 
-def exclusions():
-    """(node id, reason) for this interpreter, from excluded.txt:
-    `<all|cpython|pypy> <node id>  # <reason>`; a file excludes all of it."""
+def exclusions(name="excluded.txt"):
+    """(node id, reason) for this interpreter, from excluded.txt (or
+    known_failing.txt): `<all|cpython|pypy> <node id>  # <reason>`; a file
+    stands for all of its tests."""
     out = []
-    with open(os.path.join(HERE, "excluded.txt")) as f:
+    with open(os.path.join(HERE, name)) as f:
         for line in f:
             line = line.strip()
             if not line or line.startswith("#"):
@@ -103,15 +104,36 @@ def exclusions():
     return out
 
 
+def run_pytest(dest, env, args):
+    """Runs pytest, echoing its output; (exit status, its summary line)."""
+    proc = subprocess.Popen(args, cwd=dest, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True)
+    summary = ""
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if re.search(r"\d+ (passed|failed|error|deselected)", line):
+            summary = line
+    return proc.wait(), summary
+
+
+def count(word, summary):
+    m = re.search(r"(\d+) " + word, summary)
+    return int(m.group(1)) if m else 0
+
+
 def main(argv):
     dest = cache_dir()
     os.makedirs(dest, exist_ok=True)
     fetch_tests(dest)
     write_alias(dest)
     excluded = exclusions()
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-            "-o", "addopts=", "--rootdir", dest, "greenlet/tests"]
-    for node, _ in excluded:
+    # Tests we are known to fail still (an open issue), left out of the
+    # verdict but run and reported apart, so that a fix shows.
+    known = exclusions("known_failing.txt")
+    base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+            "-o", "addopts=", "--rootdir", dest]
+    args = base + ["greenlet/tests"]
+    for node, _ in excluded + known:
         args.append(("--ignore=" if "::" not in node else "--deselect=") + node)
     args += argv
     env = dict(os.environ)
@@ -121,17 +143,17 @@ def main(argv):
     env["PYTHONPATH"] = os.pathsep.join(
         [dest] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.pop("GREENLET_SKIP_LEAKCHECKS", None)
-    proc = subprocess.Popen(args, cwd=dest, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, universal_newlines=True)
-    summary = ""
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        if re.search(r"\d+ (passed|failed|error)", line):
-            summary = line
-    rc = proc.wait()
-    passed = re.search(r"(\d+) passed", summary)
-    print("upstream greenlet %s: %s passed, %d excluded (%s)"
-          % (VERSION, passed.group(1) if passed else 0, len(excluded), IMPL))
+    rc, summary = run_pytest(dest, env, args)
+    fixed = 0
+    if known:
+        print("---- known failing (not part of the verdict) ----")
+        for node, reason in known:
+            print("  %s  # %s" % (node, reason))
+        _, known_summary = run_pytest(dest, env, base + [node for node, _ in known] + argv)
+        fixed = count("passed", known_summary)
+    print("upstream greenlet %s: %d passed, %d excluded, %d known failing%s (%s)"
+          % (VERSION, count("passed", summary), len(excluded), len(known),
+             " (%d of them now pass)" % fixed if fixed else "", IMPL))
     if rc != 0:
         print("upstream greenlet %s: FAILED (pytest exit %d)" % (VERSION, rc))
     return rc
