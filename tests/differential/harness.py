@@ -83,7 +83,7 @@ def find_reference():
     if sys.implementation.name == "cpython":
         candidates.append(sys.executable)
     root = os.path.dirname(os.path.abspath(sys.prefix))
-    for name in ("cp311", "cp312", "cp313", "cp310", "cp39"):
+    for name in ("cp311", "cp312", "cp313", "cp314", "cp315", "cp310", "cp39"):
         candidates += glob.glob(os.path.join(root, name, "bin", "python"))
     seen = []
     for python in candidates:
