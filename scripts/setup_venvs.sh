@@ -46,7 +46,9 @@ for name in $names; do
         py=$1 venv=$2 extra=$3 name=$4
         [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
         "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-        "$venv/bin/python" -m pip install -q $extra
+        # hypothesis: a wheel (one of its sdists fetches its version from the
+        # network while building, which fails where only PyPI is reachable).
+        "$venv/bin/python" -m pip install -q --only-binary=hypothesis $extra
         bash scripts/build_dist.sh install "$name" "$venv/bin/python"
     ' setup "$py" "$venv" "$extra" "$name"
 done
