@@ -24,6 +24,9 @@ import tempfile
 VERSION = "3.5.6"
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMPL = "pypy" if sys.implementation.name == "pypy" else "cpython"
+# Scopes a line of excluded.txt / known_failing.txt may name: all, the
+# implementation, or one version of it (cp39 ... cp315, pypy39, pypy311).
+SCOPES = {"all", IMPL, ("pypy%d%d" if IMPL == "pypy" else "cp%d%d") % sys.version_info[:2]}
 
 ALIAS_INIT = '''\
 """greenlet's names, from greenlet_cffi: written by greenlet_cffi's
@@ -101,7 +104,7 @@ def exclusions(name="excluded.txt"):
                 continue
             spec, _, reason = line.partition("#")
             scope, node = spec.split()
-            if scope in ("all", IMPL):
+            if scope in SCOPES:
                 out.append((node, reason.strip()))
     return out
 
