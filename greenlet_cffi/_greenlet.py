@@ -667,9 +667,7 @@ def _switch_to(ts):
             run = target.run
             if target._greenlet__state != _UNSTARTED or _thread_of(target) is not ts:
                 continue
-            target._greenlet__state = _STARTED
-            target._greenlet__ts = ts
-            ts.starting, ts.run = target, run
+            _starting(ts, target, run)
             del run
         break
     if target is origin:
@@ -689,6 +687,13 @@ def _switch_to(ts):
     if failed:
         return _transfer_failed(ts, failed)
     return _receive(ts)
+
+
+def _starting(ts, target, run):
+    """target starts with the next transfer, running run (see _begin)."""
+    target._greenlet__state = _STARTED
+    target._greenlet__ts = ts
+    ts.starting, ts.run = target, run
 
 
 def _transfer_failed(ts, code):
@@ -792,9 +797,7 @@ def _finish(result, exc):
                 continue
             if target._greenlet__state != _UNSTARTED:
                 continue
-            target._greenlet__state = _STARTED
-            target._greenlet__ts = ts
-            ts.starting, ts.run = target, run
+            _starting(ts, target, run)
             del run
         break
     # The inbox also keeps the dead greenlet alive until the target runs.
