@@ -508,14 +508,16 @@ def _collect(g):
     ts = g._greenlet__ts
     if not ts.alive:
         return
-    if _tls.__dict__.get("state") is ts and ts.inbox is None and not _gc_running:
+    if _tls.__dict__.get("state") is ts and ts.inbox is None and ts.outbox is None \
+            and not _gc_running:
         _kill(g)
         if ts.doomed:       # deferred while that kill was switching
             _kill_doomed(ts)
     else:
-        # Another thread's; or a switch is in flight here (the inbox is
-        # full from the switcher's store to the receiver's read; PyPy runs
-        # __del__ between any two bytecodes); or the cyclic GC is running,
+        # Another thread's; or a switch is in flight here (the outbox or
+        # the inbox is full, from the switcher's store to the receiver's
+        # read; PyPy runs __del__ between any two bytecodes); or the cyclic
+        # GC is running,
         # which no switch may interrupt: killed by its thread after the
         # collection, or when it next switches or calls getcurrent().
         ts.doomed.append(g)
@@ -590,7 +592,7 @@ class _Unraisable:
 
 
 def _kill_doomed(ts):
-    if ts.killing or ts.inbox is not None or _gc_running:
+    if ts.killing or ts.inbox is not None or ts.outbox is not None or _gc_running:
         return      # already at it further up, a switch is in flight, or GC
     ts.killing = True
     try:
