@@ -1,0 +1,39 @@
+"""The lists that shape the run of greenlet's own suite (tests/upstream/):
+every line well-formed, with a known scope and a reason, and no test both
+excluded and known failing."""
+import os
+import re
+
+import pytest
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upstream")
+SCOPE = re.compile(r"^(all|cpython|pypy|cp3\d+|pypy3\d+)$")
+NODE = re.compile(r"^greenlet/tests/test_\w+\.py(::\w+::\w+)?$")
+
+
+def _entries(name):
+    out = []
+    with open(os.path.join(HERE, name)) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            spec, sep, reason = line.partition("#")
+            fields = spec.split()
+            assert len(fields) == 2 and sep and reason.strip(), "%s:%d: %r" % (name, n, line)
+            assert SCOPE.match(fields[0]), "%s:%d: scope %r" % (name, n, fields[0])
+            assert NODE.match(fields[1]), "%s:%d: node %r" % (name, n, fields[1])
+            out.append((fields[0], fields[1]))
+    return out
+
+
+@pytest.mark.parametrize("name", ["excluded.txt", "known_failing.txt"])
+def test_lines_are_well_formed(name):
+    entries = _entries(name)
+    assert len(entries) == len(set(entries)), "a line is there twice"
+
+
+def test_no_test_is_both_excluded_and_known_failing():
+    excluded = {node for _, node in _entries("excluded.txt")}
+    known = {node for _, node in _entries("known_failing.txt")}
+    assert not excluded & known
