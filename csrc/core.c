@@ -251,10 +251,17 @@ prepare(gcffi_coro *target)
     return 0;
 }
 
+/* 3.15: suspending tracing around a switch crashed its instrumentation
+ * (sys.settrace/setprofile across switches, an open bug): there the
+ * machinery stays visible to tracers instead. */
+#define GCFFI_UNTRACED_SWITCH (PY_VERSION_HEX < 0x030F0000)
+
 static void
 machinery_enter(PyThreadState *ts)
 {
-#if PY_VERSION_HEX >= 0x030B0000
+#if !GCFFI_UNTRACED_SWITCH
+    (void)ts;
+#elif PY_VERSION_HEX >= 0x030B0000
     PyThreadState_EnterTracing(ts);
 #elif PY_VERSION_HEX >= 0x030A0000
     ts->tracing++;
@@ -268,7 +275,9 @@ machinery_enter(PyThreadState *ts)
 static void
 machinery_leave(PyThreadState *ts)
 {
-#if PY_VERSION_HEX >= 0x030B0000
+#if !GCFFI_UNTRACED_SWITCH
+    (void)ts;
+#elif PY_VERSION_HEX >= 0x030B0000
     PyThreadState_LeaveTracing(ts);
 #else
     int on = ts->c_tracefunc != NULL || ts->c_profilefunc != NULL;
