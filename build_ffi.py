@@ -38,7 +38,7 @@ with open(os.path.join(HERE, "csrc", "gcffi.h")) as f:
 ffibuilder.set_source(
     "greenlet_cffi._core",
     PREAMBLE,
-    sources=["csrc/core.c", "csrc/stack.c"],
+    sources=["csrc/core.c", "csrc/stack.c", "csrc/capi.c"],
     include_dirs=["csrc"],
     depends=[os.path.join("csrc", n) for n in ("gcffi.h", "pystate.h", "stack.h")]
     + [os.path.join("csrc", "platform", n) for n in os.listdir(os.path.join(HERE, "csrc", "platform"))],

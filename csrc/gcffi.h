@@ -33,3 +33,7 @@ void gcffi_rearm_finalizer(uintptr_t obj);  /* its __del__ will run again */
 size_t gcffi_stack_saved(gcffi_handle *h);  /* bytes of C stack kept in the heap */
 int gcffi_trash_delete_nesting(void);       /* -1: this CPython has no such count */
 long gcffi_fault_after(long n);     /* tests only: see stack.h */
+/* greenlet's C API capsule (csrc/capi.c); objects are passed as id()s */
+int gcffi_capi_capsule(uintptr_t type, uintptr_t error, uintptr_t exit,
+                       uintptr_t switch_, uintptr_t throw_, uintptr_t getcurrent,
+                       uintptr_t state, uintptr_t out_list);

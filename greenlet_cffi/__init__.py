@@ -2,6 +2,9 @@
 on PyPy (PyPy's own stacklet core through _continuation)."""
 from ._greenlet import (GreenletExit, error, getcurrent, gettrace, greenlet,
                         settrace)
+# greenlet's C API capsule for extensions built with greenlet.h (CPython;
+# None on PyPy): greenlet_cffi.compat.register() serves it as greenlet._C_API.
+from ._greenlet import _C_API
 from . import _backend
 
 __version__ = "0.1.0"

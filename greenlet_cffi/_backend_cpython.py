@@ -10,7 +10,7 @@ from ._core import ffi, lib
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
-           "rearm_finalizer", "hide_functions"]
+           "rearm_finalizer", "hide_functions", "c_api"]
 
 NAME = "cffi"
 PLATFORM = ffi.string(lib.gcffi_platform()).decode()
@@ -120,3 +120,14 @@ def rearm_finalizer(obj):
 def hide_functions(namespace, classes):
     """Here the machinery runs inside C methods with tracing suspended
     (untraced_methods): nothing to hide."""
+
+
+def c_api(cls, error, exit, getcurrent, state):
+    """The capsule "greenlet._C_API" that greenlet.h's PyGreenlet_Import()
+    reads, served by cls's methods (csrc/capi.c)."""
+    out = []
+    if lib.gcffi_capi_capsule(id(cls), id(error), id(exit), id(vars(cls)["switch"]),
+                              id(vars(cls)["throw"]), id(getcurrent), id(state),
+                              id(out)) < 0:
+        raise RuntimeError("greenlet_cffi: cannot make greenlet's C API capsule")
+    return out[0]

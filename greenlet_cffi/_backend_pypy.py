@@ -105,7 +105,7 @@ from sys import setrecursionlimit as _setrecursionlimit
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
-           "rearm_finalizer", "hide_functions"]
+           "rearm_finalizer", "hide_functions", "c_api"]
 
 NAME = "continulet"
 
@@ -351,3 +351,9 @@ def hide_functions(namespace, classes):
 from types import FunctionType as _FunctionType  # noqa: E402
 from __pypy__ import hidden_applevel as _hidden  # noqa: E402
 hide_functions(globals(), ())
+
+
+def c_api(cls, error, exit, getcurrent, state):
+    """greenlet's C API (greenlet.h) is served on CPython only: extensions
+    here go through cpyext, for which this backend builds nothing."""
+    return None

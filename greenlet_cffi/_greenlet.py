@@ -160,7 +160,7 @@ def _thread_state():
 def getcurrent():
     """Return the greenlet running in this thread."""
     if _exiting and sys.is_finalizing():
-        raise RuntimeError("greenlet_cffi: the interpreter is finalizing")
+        raise RuntimeError("greenlet is being finalized: the interpreter is shutting down")
     try:
         ts = _tls.state
     except AttributeError:
@@ -222,6 +222,18 @@ class _instance:
 _plain_dict = vars(_instance)["__dict__"]
 
 
+def _foreign_layout(cls):
+    # A subclass made by C code (a compiled extension's type, e.g. Cython's
+    # cdef class) never passed through __init_subclass__: it was laid out
+    # after greenlet's C struct (greenlet.h), so its fields would overlap
+    # this class's slots.  Refuse it before any slot is written.
+    raise TypeError(
+        "greenlet_cffi cannot make instances of %s.%s: it is a compiled "
+        "subclass laid out after greenlet's C struct (greenlet.h), which "
+        "greenlet_cffi's greenlet does not have; subclass it in Python, or use "
+        "greenlet from PyPI" % (cls.__module__, cls.__qualname__))
+
+
 class greenlet(_instance):
     """A lightweight coroutine: ``greenlet(run=None, parent=None)``."""
 
@@ -230,6 +242,8 @@ class greenlet(_instance):
     def __new__(cls, *args, **kwargs):
         # Set up here, not in __init__, so that subclasses that never call
         # greenlet.__init__ still work.
+        if cls._greenlet__layout is not cls:
+            _foreign_layout(cls)
         ts = _thread_state()
         if ts.doomed:
             _kill_doomed(ts)
@@ -260,6 +274,7 @@ class greenlet(_instance):
             if clash:
                 raise TypeError("%s may not define %s: greenlet keeps its state there"
                                 % (cls.__name__, ", ".join(clash)))
+        cls._greenlet__layout = cls     # a class made by Python: see __new__
         getattribute = cls.__getattribute__
         if getattribute is not object.__getattribute__ \
                 and not getattr(getattribute, "_greenlet_cffi_guard", False):
@@ -812,6 +827,19 @@ _getrefcount = getattr(sys, "getrefcount", None)
 _transfer = _b.transfer
 _call_traced = _b.call_traced
 _b.untraced_methods(greenlet, ("switch", "throw"))
+greenlet._greenlet__layout = greenlet
+
+
+def _capi_state(g):
+    """greenlet's C API state queries (csrc/capi.c), as bits: 1 main,
+    2 started (ever), 4 active."""
+    state = g._greenlet__state
+    return ((state == _STARTED and g._greenlet__parent is None)
+            | (state != _UNSTARTED) << 1 | greenlet.__bool__(g) << 2)
+
+
+# greenlet's C API, for C extensions built against greenlet.h (CPython).
+_C_API = _b.c_api(greenlet, error, GreenletExit, getcurrent, _capi_state)
 # Where the backend can hide Python frames from tracers, profilers and
 # f_back walks (PyPy), every function of this module is hidden, as C code
 # would be (on CPython switch() and throw() above are C methods instead).

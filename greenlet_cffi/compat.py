@@ -56,6 +56,9 @@ def _make_alias() -> types.ModuleType:
                      __spec__=ModuleSpec(m.__name__, None, origin=__name__,
                                          is_package=m is mod),
                      __greenlet_cffi__=greenlet_cffi)   # how to tell it is ours
+        if greenlet_cffi._C_API is not None:
+            # where greenlet.h's PyGreenlet_Import() looks (both places)
+            attrs["_C_API"] = greenlet_cffi._C_API
         m.__dict__.update(attrs)
     # A package, so that `import greenlet.<name>` of anything we lack fails
     # as a missing submodule rather than as "not a package".

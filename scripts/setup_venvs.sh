@@ -15,6 +15,13 @@ names=${*:-$ALL_INTERPRETERS}
 # A new sdist for this run (scripts/build_dist.sh makes it, once).
 rm -f dist/greenlet_cffi-*.tar.gz
 
+# g++: greenlet's C++ test extension, which tests/upstream compiles.
+if ! command -v g++ >/dev/null; then
+    echo ">>> installing g++ with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
+fi
+
 for name in $names; do
     if [ "$name" = pypy3 ] && ! command -v pypy3 >/dev/null; then
         echo ">>> installing PyPy with apt-get"

@@ -24,7 +24,7 @@ PROJECT=$(cd "$(dirname "$0")/.." && pwd -P)
 SID_ROOT=${SID_ROOT:-/var/cache/greenlet_cffi/sid-root}
 STAMP=.greenlet_cffi-complete
 PACKAGES="python3.14-dev python3.14-venv python3.15-dev python3.15-venv libffi-dev
-pypy3 pypy3-dev pypy3-venv gcc libc6-dev ca-certificates make file git"   # make, file: gevent's libev build (tests/clients); git: the sdist check when a root interpreter builds it
+pypy3 pypy3-dev pypy3-venv gcc g++ libc6-dev ca-certificates make file git"   # g++: greenlet's C++ test extension (tests/upstream); make, file: gevent's libev build (tests/clients); git: the sdist check when a root interpreter builds it
 PACKAGES=$(echo $PACKAGES)     # one line, for the stamp
 # The mirror's unstable index may be past its Valid-Until date.
 APT_OPTS=(-o Acquire::Check-Valid-Until=false -o Acquire::Check-Date=false)

@@ -74,8 +74,8 @@ def test_eventlet_echo(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_gevent_stream_server(mode):
     if not PYPY:
-        pytest.skip("gevent on CPython is compiled against greenlet's C API, "
-                    "which greenlet_cffi does not offer: the drop-in serves "
-                    "gevent on PyPy")
+        pytest.skip("gevent on CPython subclasses greenlet's C struct in "
+                    "compiled code, a layout greenlet_cffi's greenlet does "
+                    "not have (README): the drop-in serves gevent on PyPy")
     _need("gevent")
     run_client("prog_gevent.py", mode)

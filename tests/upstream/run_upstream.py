@@ -36,6 +36,7 @@ from greenlet_cffi import (GREENLET_USE_CONTEXT_VARS, GREENLET_USE_GC,
                            GREENLET_USE_TRACING, GreenletExit, error,
                            getcurrent, gettrace, greenlet, settrace)
 __version__ = %r
+from greenlet_cffi import _C_API   # greenlet's C API (None on PyPy)
 from . import _greenlet
 ''' % VERSION
 
@@ -43,6 +44,7 @@ ALIAS_SUPPORT = '''\
 """greenlet._greenlet's test-support functions, from greenlet_cffi."""
 from greenlet_cffi._testsupport import *  # noqa: F401,F403
 from greenlet_cffi._testsupport import __all__
+from greenlet_cffi import _C_API
 '''
 
 
@@ -52,10 +54,16 @@ def cache_dir():
     return os.path.join(root, "greenlet-%s-tests" % VERSION)
 
 
+# greenlet's headers, which its C test extensions include as "../<name>"
+HEADERS = ("greenlet.h", "greenlet_compiler_compat.hpp")
+
+
 def fetch_tests(dest):
-    """greenlet's tests, from its sdist, into dest/greenlet/tests."""
+    """greenlet's tests, from its sdist, into dest/greenlet/tests, and the
+    headers its C test extensions need, into dest/greenlet."""
     tests = os.path.join(dest, "greenlet", "tests")
-    if os.path.exists(os.path.join(tests, "__init__.py")):
+    if os.path.exists(os.path.join(tests, "__init__.py")) and all(
+            os.path.exists(os.path.join(dest, "greenlet", h)) for h in HEADERS):
         return tests
     tmp = tempfile.mkdtemp()
     try:
@@ -65,22 +73,41 @@ def fetch_tests(dest):
              "--ignore-requires-python",
              "--no-binary", ":all:", "greenlet==%s" % VERSION, "-d", tmp])
         sdist, = glob.glob(os.path.join(tmp, "greenlet-*.tar.gz"))
-        prefix = "greenlet-%s/src/greenlet/tests/" % VERSION
+        top = "greenlet-%s/src/greenlet/" % VERSION
         staging = tests + ".partial"
         shutil.rmtree(staging, ignore_errors=True)
         os.makedirs(staging)
         with tarfile.open(sdist) as tar:
             for member in tar.getmembers():
-                if member.isfile() and member.name.startswith(prefix):
-                    rel = member.name[len(prefix):]
-                    target = os.path.join(staging, rel)
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    with tar.extractfile(member) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out)
+                rel = member.name[len(top):]
+                if not member.isfile() or not member.name.startswith(top):
+                    continue
+                if rel.startswith("tests/"):
+                    target = os.path.join(staging, rel[len("tests/"):])
+                elif rel in HEADERS:
+                    target = os.path.join(staging, "..", rel)
+                else:
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with tar.extractfile(member) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+        shutil.rmtree(tests, ignore_errors=True)
         os.replace(staging, tests)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return tests
+
+
+def build_test_extensions(tests):
+    """Compiles greenlet's C and C++ test extensions (in its sdist) for this
+    CPython, beside its tests: they use greenlet's C API (greenlet.h), which
+    greenlet_cffi serves (csrc/capi.c).  Fails loudly without a compiler."""
+    if IMPL != "cpython":
+        return
+    sys.path.insert(0, os.path.dirname(HERE))
+    import cext
+    for src in ("_test_extension.c", "_test_extension_cpp.cpp"):
+        cext.build(os.path.join(tests, src), tests)
 
 
 def write_alias(dest):
@@ -129,7 +156,7 @@ def count(word, summary):
 def main(argv):
     dest = cache_dir()
     os.makedirs(dest, exist_ok=True)
-    fetch_tests(dest)
+    build_test_extensions(fetch_tests(dest))
     write_alias(dest)
     excluded = exclusions()
     # Tests we are known to fail still (an open issue), left out of the
