@@ -11,6 +11,13 @@ struct gcffi_coro {
     gcffi_pystate py;
     PyThreadState *thread;      /* where it runs; NULL until it starts */
     int main;                   /* a thread's main greenlet (its own stack) */
+#if GCFFI_VALUE_STACKS
+    /* While switch()/throw() runs: the frame that called it and the top of
+     * that frame's value stack then (the eval loop does not record it during
+     * a call to C); see release_datastack. */
+    struct _PyInterpreterFrame *call_frame;
+    PyObject **call_sp;
+#endif
 };
 
 /* The greenlet running in this thread, so that a switch needs only its
@@ -442,9 +449,28 @@ call_impl(int which, PyObject *self, PyObject *const *args, size_t nargsf,
     stack[0] = self;
     for (i = 0; i < total; i++)
         stack[i + 1] = args[i];
+#if GCFFI_VALUE_STACKS
+    gcffi_coro *me = running;
+    struct _PyInterpreterFrame *outer_frame = NULL;
+    PyObject **outer_sp = NULL;
+    if (me != NULL) {
+        /* From the eval loop, args are the caller's value stack: its top is
+         * just past them.  Checked against the frame where it is used. */
+        outer_frame = me->call_frame;
+        outer_sp = me->call_sp;
+        me->call_frame = GCFFI_CURRENT_FRAME(ts);
+        me->call_sp = (PyObject **)(args + total);
+    }
+#endif
     machinery_enter(ts);
     r = PyObject_Vectorcall(method_impl[which], stack, nargs + 1, kwnames);
     machinery_leave(ts);
+#if GCFFI_VALUE_STACKS
+    if (me != NULL) {
+        me->call_frame = outer_frame;
+        me->call_sp = outer_sp;
+    }
+#endif
     if (stack != small)
         PyMem_Free(stack);
     return r;
@@ -598,8 +624,11 @@ gcffi_new(void)
 /* A greenlet that will never run again (its thread has ended) gives back
  * its data-stack chunks -- unless a frame object still points into them:
  * then they stay, as frame objects may be used any time.  The references
- * its frames hold are not released: what the eval loop left half-done on
- * their value stacks cannot be told apart from garbage. */
+ * its frames hold are released where they are known: local variables, and
+ * (3.11-3.13) the value stack of a frame whose depth is known -- recorded
+ * by the eval loop (stacktop) when it called a Python function, or by
+ * call_impl for the frame that called switch()/throw().  Other value
+ * stacks, half-done by the eval loop, cannot be told from garbage: kept. */
 static int
 in_chunks(_PyStackChunk *chunk, void *p)
 {
@@ -610,8 +639,9 @@ in_chunks(_PyStackChunk *chunk, void *p)
 }
 
 static void
-release_datastack(gcffi_pystate *s)
+release_datastack(gcffi_coro *c)
 {
+    gcffi_pystate *s = &c->py;
     PyObjectArenaAllocator arena;
     _PyStackChunk *chunk = s->datastack_chunk;
     struct _PyInterpreterFrame *f;
@@ -631,6 +661,19 @@ release_datastack(gcffi_pystate *s)
         int i;
         for (i = 0; i < code->co_nlocalsplus; i++)
             Py_CLEAR(f->localsplus[i]);
+#  if GCFFI_VALUE_STACKS
+        {
+            PyObject **base = f->localsplus + code->co_nlocalsplus, **top = NULL;
+            if (f == c->call_frame && c->call_sp >= base
+                    && c->call_sp <= base + code->co_stacksize)
+                top = c->call_sp;
+            else if (f->stacktop >= code->co_nlocalsplus
+                     && f->stacktop <= code->co_nlocalsplus + code->co_stacksize)
+                top = f->localsplus + f->stacktop;
+            for (; top != NULL && base < top; base++)
+                Py_CLEAR(*base);
+        }
+#  endif
     }
 #endif
     PyObject_GetArenaAllocator(&arena);
@@ -666,7 +709,7 @@ gcffi_free(gcffi_coro *c)
         if (c->stack.state == GCFFI_UNSTARTED)
             PyMem_RawFree(c->py.datastack_chunk);
         else if (c->stack.state == GCFFI_STARTED && !c->main)
-            release_datastack(&c->py);
+            release_datastack(c);
 #endif
     }
 #if GCFFI_CSTACK_FRAMES

@@ -187,6 +187,8 @@ typedef struct {
 
 /* Python frames live in per-thread data-stack chunks from 3.11 on. */
 #define GCFFI_HAS_DATASTACK (PY_VERSION_HEX >= 0x030B0000)
+/* Value stacks of plain PyObject * with a stack depth (stacktop): 3.11-3.13 */
+#define GCFFI_VALUE_STACKS (GCFFI_HAS_DATASTACK && PY_VERSION_HEX < 0x030E0000)
 /* The tracing flag lives in each C-level eval frame in 3.10 and 3.11. */
 #define GCFFI_CFRAME_TRACING (GCFFI_PY(0x030A) || GCFFI_PY(0x030B))
 
