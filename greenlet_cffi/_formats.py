@@ -103,7 +103,7 @@ def chrome_events(recording, pid=None):
     threads = _thread_order(recording)
     thread_rank = {tid: i for i, tid in enumerate(threads)}
     events = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
-               "args": {"name": "greenlets (pid %s)" % pid}}]
+               "args": {"name": "greenlets"}}]
 
     # Track metadata: a name per greenlet track, and a sort index that
     # keeps one OS thread's greenlets adjacent (main greenlet first).

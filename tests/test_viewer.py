@@ -1,0 +1,107 @@
+"""A real viewer loads our files: the producer/consumer demo, recorded on
+the interpreter under test, written as a Chrome trace and as a speedscope
+file, each opened by speedscope in headless Chromium (tests/viewer_harness.py).
+Screenshots are kept under $GREENLET_CFFI_ARTIFACTS (default: pytest's
+tmp dir) and their paths printed."""
+import json
+import os
+import sys
+
+import pytest
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TESTS)
+import viewer_harness  # noqa: E402
+
+DEMO = os.path.join(os.path.dirname(TESTS), "examples", "producer_consumer.py")
+
+# The recording comes from tests/demo_recorder.py, a stand-in for
+# `python -m greenlet_cffi.profile -o FILE --format FMT DEMO` until the
+# profiler is wired in.
+RECORD = """
+import sys
+sys.path.insert(0, %r)
+import demo_recorder
+demo_recorder.main(["--format", %r, "-o", %r, %r, "150"])
+"""
+
+
+@pytest.fixture(name="viewer", scope="module")
+def viewer_fixture():
+    try:
+        viewer_harness.chromium()
+        return viewer_harness.speedscope_app()
+    except viewer_harness.Unavailable as exc:
+        print("viewer unavailable: %s" % exc)
+        pytest.skip("viewer unavailable: %s" % exc)
+
+
+@pytest.fixture(name="artifacts")
+def artifacts_fixture(tmp_path):
+    where = os.environ.get("GREENLET_CFFI_ARTIFACTS")
+    if where:
+        os.makedirs(where, exist_ok=True)
+        return where
+    return str(tmp_path)
+
+
+def record(check_script, fmt, out):
+    if not os.path.isfile(DEMO):
+        pytest.skip("examples/producer_consumer.py is not here (an sdist?)")
+    check_script(RECORD % (TESTS, fmt, out, DEMO), timeout=120)
+    with open(out) as fp:
+        return json.load(fp)
+
+
+def shot_name(artifacts, fmt):
+    tag = "%s%d%d" % (sys.implementation.name, *sys.version_info[:2])
+    return os.path.join(artifacts, "viewer-%s-%s.png" % (fmt, tag))
+
+
+def check_page(page, shot, names):
+    print("screenshot: %s" % shot)
+    assert not page.errors, page.errors
+    assert not page.landing, "speedscope shows its start page: nothing loaded"
+    assert page.flamegraph
+    # The toolbar shows one of our tracks/profiles, and all of them exist.
+    assert page.profile_name is not None, page.dom[-3000:]
+    assert any(n in page.profile_name for n in names), (page.profile_name, names)
+    assert page.profile_count == len(names)
+    assert os.path.getsize(shot) > 1000
+
+
+def test_speedscope_file(viewer, check_script, artifacts, tmp_path):
+    out = str(tmp_path / "demo.speedscope.json")
+    doc = record(check_script, "speedscope", out)
+    names = [p["name"] for p in doc["profiles"]]
+    assert any(n.startswith("producer #") for n in names), names
+    shot = shot_name(artifacts, "speedscope")
+    page = viewer_harness.load_in_speedscope(out, shot)
+    check_page(page, shot, names)
+    # The file's own name is the page title.
+    assert page.title.startswith(doc["name"]), page.title
+    # The profile shown is the busiest, as activeProfileIndex asks.
+    assert names[doc["activeProfileIndex"]] in page.profile_name
+
+
+def test_chrome_trace(viewer, check_script, artifacts, tmp_path):
+    out = str(tmp_path / "demo-trace.json")
+    doc = record(check_script, "chrome", out)
+    names = [e["args"]["name"] for e in doc["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name"]
+    assert len(names) == 4, names       # main, producer, 2 consumers
+    shot = shot_name(artifacts, "chrome")
+    page = viewer_harness.load_in_speedscope(out, shot)
+    check_page(page, shot, names)
+    # speedscope's importer names a track "process, thread (tid N)".
+    assert page.profile_name.startswith("greenlets (pid "), page.profile_name
+
+
+def test_check_sees_import_errors(viewer, tmp_path):
+    """The checks above can fail: a file speedscope cannot read is reported
+    as an error, not as a page that loaded."""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "a profile"}')
+    page = viewer_harness.load_in_speedscope(str(bad), str(tmp_path / "bad.png"))
+    assert page.errors, page.dom[-3000:]
+    assert page.profile_name is None
