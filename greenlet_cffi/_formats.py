@@ -159,18 +159,27 @@ def write_chrome(recording, fp, pid=None):
     fp.write("\n")
 
 
-def _sample_weights(stamps, period_ns):
-    """Weight of each sample of one greenlet, in nanoseconds.
+def _sampling_period(by_gid):
+    """The sampler's period in ns, estimated from the sample times.
 
-    With no period given, the sampling period is estimated as the median
-    gap between this greenlet's consecutive samples: a greenlet sampled on
-    every tick shows the period itself; gaps where it was not sampled are
-    larger and, being the minority, leave the median alone.
+    A sampler takes a greenlet at most once per tick, so the gaps between
+    one greenlet's consecutive samples are the period or, where it was not
+    running or not sampled, about a multiple of it. The shortest gaps are
+    thus the period: the median of those below twice the 10th percentile
+    (ticks jitter; a busy GIL delays some). A sampler that takes only the
+    running greenlet, of several that alternate faster than it ticks, makes
+    this an overestimate: pass the period then.
     """
-    if period_ns is None:
-        gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
-        period_ns = gaps[len(gaps) // 2] if gaps else 1
-    return [period_ns] * len(stamps)
+    gaps = []
+    for samples in by_gid.values():
+        stamps = sorted(t for t, _s in samples)
+        gaps.extend(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
+    if not gaps:
+        return 1
+    gaps.sort()
+    low = gaps[len(gaps) // 10]
+    short = [g for g in gaps if g < 2 * low]
+    return short[len(short) // 2]
 
 
 def speedscope_document(recording, name="greenlet_cffi profile",
@@ -199,6 +208,7 @@ def speedscope_document(recording, name="greenlet_cffi profile",
     for gid, _tid, start, end in recording.intervals:
         spans_by_gid.setdefault(gid, []).append((start, end))
 
+    period = sample_interval_ns or _sampling_period(by_gid)
     profiles = []
     busiest, busiest_weight = 0, -1
     threads = _thread_order(recording)
@@ -209,7 +219,7 @@ def speedscope_document(recording, name="greenlet_cffi profile",
         samples = sorted(by_gid.get(info.id, ()), key=lambda s: s[0])
         if samples:
             stamps = [t for t, _s in samples]
-            weights = _sample_weights(stamps, sample_interval_ns)
+            weights = [period] * len(stamps)
             start = stamps[0] - recording.start_ns
             profile = {
                 "type": "sampled", "name": _track_name(info),
@@ -254,20 +264,20 @@ def write_speedscope(recording, fp, name="greenlet_cffi profile",
                      sample_interval_ns=None):
     """Write recording to the text file fp in speedscope's JSON format.
 
-    sample_interval_ns: the sampler's period, the weight of one sample; by
-    default estimated from the sample times.
+    sample_interval_ns: the sampler's period, the weight of one sample (the
+    profiler knows it); by default estimated from the sample times.
     """
     json.dump(speedscope_document(recording, name, sample_interval_ns), fp,
               separators=(",", ":"))
     fp.write("\n")
 
 
-def write(recording, fp, fmt):
+def write(recording, fp, fmt, sample_interval_ns=None):
     """Write recording to fp in fmt, one of FORMATS."""
     if fmt == "chrome":
         write_chrome(recording, fp)
     elif fmt == "speedscope":
-        write_speedscope(recording, fp)
+        write_speedscope(recording, fp, sample_interval_ns=sample_interval_ns)
     else:
         raise ValueError("unknown format %r (expected one of %s)"
                          % (fmt, ", ".join(FORMATS)))

@@ -136,8 +136,12 @@ def main(argv=None):
     compat.register()   # the program imports greenlet: it gets greenlet_cffi
     sys.path[0] = os.path.dirname(os.path.abspath(opts.script))
     rec = HandRecorder(opts.sample_hz).run(opts.script, opts.args)
+    # The period achieved (the sampler waits for the GIL), as the profiler
+    # would pass it: one greenlet is sampled per tick here, which defeats
+    # the writer's estimate from sample times.
+    period = (rec.end_ns - rec.start_ns) // max(len(rec.samples), 1)
     with open(opts.output, "w") as fp:
-        _formats.write(rec, fp, opts.format)
+        _formats.write(rec, fp, opts.format, sample_interval_ns=period)
     print("%d greenlets, %d intervals, %d samples -> %s" % (
         len(rec.greenlets), len(rec.intervals), len(rec.samples),
         opts.output))

@@ -187,9 +187,13 @@ class Page:
         self.flamegraph = "<canvas" in dom
 
 
-def load_in_speedscope(profile, screenshot, timeout=180):
+def load_in_speedscope(profile, screenshot, timeout=180, view=None,
+                       size=(1200, 700)):
     """Render speedscope with `profile` loaded (its #profileURL= parameter)
-    in headless Chromium; save a screenshot; return the Page."""
+    in headless Chromium; save a screenshot; return the Page.
+
+    view: speedscope's initial view ("time-ordered", "left-heavy",
+    "sandwich"); size: the window's, in pixels."""
     app, browser = speedscope_app(), chromium()
     with tempfile.TemporaryDirectory(prefix="gcffi-viewer-") as tmp:
         files = os.path.join(tmp, "files")
@@ -199,9 +203,11 @@ def load_in_speedscope(profile, screenshot, timeout=180):
         with serve(app, files) as base:
             url = "%s/index.html#profileURL=%s" % (
                 base, urllib.parse.quote("%s/files/%s" % (base, name), safe=""))
+            if view:
+                url += "&view=" + view
             cmd = [browser, "--headless", "--disable-gpu",
                    "--user-data-dir=" + os.path.join(tmp, "profile"),
-                   "--window-size=1200,700", "--hide-scrollbars",
+                   "--window-size=%d,%d" % size, "--hide-scrollbars",
                    # Virtual time: the page gets this long, and runs as
                    # fast as it can, however slow the machine is.
                    "--virtual-time-budget=10000",
@@ -220,3 +226,26 @@ def load_in_speedscope(profile, screenshot, timeout=180):
         raise AssertionError("chromium failed (%s): %s" % (
             proc.returncode, proc.stderr[-2000:]))
     return Page(proc.stdout)
+
+
+def main(argv=None):
+    """python tests/viewer_harness.py PROFILE PNG [--view V] [--size WxH]:
+    a screenshot of speedscope showing PROFILE (the README's is made so)."""
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("profile")
+    parser.add_argument("png")
+    parser.add_argument("--view", choices=("time-ordered", "left-heavy",
+                                           "sandwich"))
+    parser.add_argument("--size", default="1200x700")
+    opts = parser.parse_args(argv)
+    size = tuple(int(n) for n in opts.size.split("x"))
+    page = load_in_speedscope(opts.profile, opts.png, view=opts.view, size=size)
+    print("%s: %s (%d profiles)%s" % (
+        opts.png, page.profile_name, page.profile_count,
+        "; errors: %s" % page.errors if page.errors else ""))
+    return 1 if page.errors or page.profile_name is None else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
