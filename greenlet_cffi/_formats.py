@@ -15,28 +15,30 @@ are written relative to Recording.start_ns.
 import bisect
 import json
 import os
+from typing import Any, Dict, List, Optional, TextIO, Tuple
+
+from ._recording import FrameKey, GreenletInfo, Recording
+
+Event = Dict[str, Any]
+Span = Tuple[int, int]
 
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 FORMATS = ("chrome", "speedscope")
 
 
-def _exporter():
-    # Imported late: the package's __init__ imports the switching core,
-    # which a writer run on a saved Recording does not otherwise need.
-    try:
-        from . import __version__
-    except ImportError:  # pragma: no cover - partial installs
-        __version__ = "?"
+def _exporter() -> str:
+    # Late: __init__ defines it, and may one day import this module.
+    from . import __version__
     return "greenlet_cffi %s" % __version__
 
 
-def _thread_order(recording):
+def _thread_order(recording: Recording) -> List[int]:
     """Thread ids in a stable display order: first seen, main thread's first.
 
     A greenlet's info carries its thread; intervals may name threads whose
     greenlets were never described (defensive), those come last.
     """
-    order = []
+    order: List[int] = []
     for info in sorted(recording.greenlets, key=lambda g: (not g.is_main, g.id)):
         if info.thread_id not in order:
             order.append(info.thread_id)
@@ -46,15 +48,15 @@ def _thread_order(recording):
     return order
 
 
-def _label(info):
+def _label(info: GreenletInfo) -> str:
     return "%s #%d" % (info.name, info.id)
 
 
-def _track_name(info):
+def _track_name(info: GreenletInfo) -> str:
     return "%s [%s]" % (_label(info), info.thread_name or info.thread_id)
 
 
-def _us(recording, t_ns):
+def _us(recording: Recording, t_ns: int) -> float:
     # The format's unit is the microsecond; keep nanosecond precision (three
     # decimals) so that adjacent switch points do not collapse together.
     return round((t_ns - recording.start_ns) / 1000.0, 3)
@@ -63,8 +65,8 @@ def _us(recording, t_ns):
 class _Intervals:
     """Per-greenlet sorted running intervals, to place flow bind points."""
 
-    def __init__(self, intervals):
-        self._by_gid = {}
+    def __init__(self, intervals: List[Tuple[int, int, int, int]]) -> None:
+        self._by_gid: Dict[int, List[Span]] = {}
         for gid, _tid, start, end in intervals:
             self._by_gid.setdefault(gid, []).append((start, end))
         for spans in self._by_gid.values():
@@ -72,7 +74,7 @@ class _Intervals:
         self._starts = {gid: [s for s, _e in spans]
                         for gid, spans in self._by_gid.items()}
 
-    def containing(self, gid, t_ns):
+    def containing(self, gid: int, t_ns: int) -> Optional[Span]:
         spans = self._by_gid.get(gid)
         if not spans:
             return None
@@ -82,7 +84,7 @@ class _Intervals:
         return None
 
 
-def _bind_point(spans, t_ns, nudge):
+def _bind_point(spans: Optional[Span], t_ns: int, nudge: int) -> int:
     """A time strictly inside the slice around t_ns, if there is one.
 
     A switch happens exactly where one slice ends and the next begins; a
@@ -95,19 +97,19 @@ def _bind_point(spans, t_ns, nudge):
     return min(max(t_ns + nudge, start), end)
 
 
-def chrome_events(recording, pid=None):
+def chrome_events(recording: Recording, pid: Optional[int] = None) -> List[Event]:
     """The list of trace events write_chrome writes (a dict per event)."""
     if pid is None:
         pid = os.getpid()
     infos = {g.id: g for g in recording.greenlets}
     threads = _thread_order(recording)
     thread_rank = {tid: i for i, tid in enumerate(threads)}
-    events = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
+    events: List[Event] = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
                "args": {"name": "greenlets"}}]
 
     # Track metadata: a name per greenlet track, and a sort index that
     # keeps one OS thread's greenlets adjacent (main greenlet first).
-    def sort_key(info):
+    def sort_key(info: GreenletInfo) -> Tuple[int, bool, int]:
         return (thread_rank.get(info.thread_id, len(threads)),
                 not info.is_main, info.id)
     for rank, info in enumerate(sorted(recording.greenlets, key=sort_key)):
@@ -117,16 +119,16 @@ def chrome_events(recording, pid=None):
                        "tid": info.id, "args": {"sort_index": rank}})
 
     for gid, tid, start, end in recording.intervals:
-        info = infos.get(gid)
+        ginfo = infos.get(gid)
         # The same name and args on every slice of a greenlet, so viewers
         # that aggregate (speedscope) merge them into one frame.
         events.append({
             "ph": "X", "cat": "greenlet",
-            "name": _label(info) if info else "greenlet #%d" % gid,
+            "name": _label(ginfo) if ginfo else "greenlet #%d" % gid,
             "pid": pid, "tid": gid,
             "ts": _us(recording, start),
             "dur": round((end - start) / 1000.0, 3),
-            "args": {"thread": info.thread_name if info else tid},
+            "args": {"thread": ginfo.thread_name if ginfo else tid},
         })
 
     spans = _Intervals(recording.intervals)
@@ -147,7 +149,8 @@ def chrome_events(recording, pid=None):
     return events
 
 
-def write_chrome(recording, fp, pid=None):
+def write_chrome(recording: Recording, fp: TextIO,
+                 pid: Optional[int] = None) -> None:
     """Write recording to the text file fp as Chrome Trace Event JSON.
 
     pid is the process id written on every event (default: this process).
@@ -159,7 +162,7 @@ def write_chrome(recording, fp, pid=None):
     fp.write("\n")
 
 
-def _sampling_period(by_gid):
+def _sampling_period(by_gid: Dict[int, List[Tuple[int, List[FrameKey]]]]) -> int:
     """The sampler's period in ns, estimated from the sample times.
 
     A sampler takes a greenlet at most once per tick, so the gaps between
@@ -170,7 +173,7 @@ def _sampling_period(by_gid):
     running greenlet, of several that alternate faster than it ticks, makes
     this an overestimate: pass the period then.
     """
-    gaps = []
+    gaps: List[int] = []
     for samples in by_gid.values():
         stamps = sorted(t for t, _s in samples)
         gaps.extend(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
@@ -182,18 +185,19 @@ def _sampling_period(by_gid):
     return short[len(short) // 2]
 
 
-def speedscope_document(recording, name="greenlet_cffi profile",
-                        sample_interval_ns=None):
+def speedscope_document(recording: Recording,
+                        name: str = "greenlet_cffi profile",
+                        sample_interval_ns: Optional[int] = None) -> Dict[str, Any]:
     """The dict write_speedscope writes."""
-    frames = []
-    frame_index = {}
+    frames: List[Dict[str, Any]] = []
+    frame_index: Dict[FrameKey, int] = {}
 
-    def frame(key):
+    def frame(key: FrameKey) -> int:
         idx = frame_index.get(key)
         if idx is None:
             idx = frame_index[key] = len(frames)
             func, filename, line = key
-            entry = {"name": func}
+            entry: Dict[str, Any] = {"name": func}
             if filename:
                 entry["file"] = filename
             if line:
@@ -201,15 +205,15 @@ def speedscope_document(recording, name="greenlet_cffi profile",
             frames.append(entry)
         return idx
 
-    by_gid = {}
+    by_gid: Dict[int, List[Tuple[int, List[FrameKey]]]] = {}
     for gid, _tid, t_ns, stack in recording.samples:
         by_gid.setdefault(gid, []).append((t_ns, stack))
-    spans_by_gid = {}
+    spans_by_gid: Dict[int, List[Span]] = {}
     for gid, _tid, start, end in recording.intervals:
         spans_by_gid.setdefault(gid, []).append((start, end))
 
     period = sample_interval_ns or _sampling_period(by_gid)
-    profiles = []
+    profiles: List[Dict[str, Any]] = []
     busiest, busiest_weight = 0, -1
     threads = _thread_order(recording)
     thread_rank = {tid: i for i, tid in enumerate(threads)}
@@ -221,11 +225,12 @@ def speedscope_document(recording, name="greenlet_cffi profile",
             stamps = [t for t, _s in samples]
             weights = [period] * len(stamps)
             start = stamps[0] - recording.start_ns
-            profile = {
+            profile: Dict[str, Any] = {
                 "type": "sampled", "name": _track_name(info),
                 "unit": "nanoseconds",
                 "startValue": start, "endValue": start + sum(weights),
-                "samples": [[frame(tuple(k)) for k in stack]
+                # (A stack's entries may be lists, e.g. read back from JSON.)
+                "samples": [[frame((k[0], k[1], k[2])) for k in stack]
                             for _t, stack in samples],
                 "weights": weights,
             }
@@ -238,7 +243,7 @@ def speedscope_document(recording, name="greenlet_cffi profile",
             # opened and closed, which speedscope's time-order view shows as
             # its timeline.
             idx = frame((_label(info), info.created_at, 0))
-            events = []
+            events: List[Event] = []
             for start, end in spans:
                 events.append({"type": "O", "frame": idx,
                                "at": start - recording.start_ns})
@@ -260,8 +265,9 @@ def speedscope_document(recording, name="greenlet_cffi profile",
             "shared": {"frames": frames}, "profiles": profiles}
 
 
-def write_speedscope(recording, fp, name="greenlet_cffi profile",
-                     sample_interval_ns=None):
+def write_speedscope(recording: Recording, fp: TextIO,
+                     name: str = "greenlet_cffi profile",
+                     sample_interval_ns: Optional[int] = None) -> None:
     """Write recording to the text file fp in speedscope's JSON format.
 
     sample_interval_ns: the sampler's period, the weight of one sample (the
@@ -272,7 +278,8 @@ def write_speedscope(recording, fp, name="greenlet_cffi profile",
     fp.write("\n")
 
 
-def write(recording, fp, fmt, sample_interval_ns=None):
+def write(recording: Recording, fp: TextIO, fmt: str,
+          sample_interval_ns: Optional[int] = None) -> None:
     """Write recording to fp in fmt, one of FORMATS."""
     if fmt == "chrome":
         write_chrome(recording, fp)

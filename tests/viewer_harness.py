@@ -62,7 +62,10 @@ def speedscope_app():
                 if not member.name.startswith("package/") or ".." in member.name:
                     raise Unavailable("unexpected member %r in %s"
                                       % (member.name, tgz))
-            tar.extractall(scratch)
+            if hasattr(tarfile, "data_filter"):   # 3.12+, and backports
+                tar.extractall(scratch, filter="data")
+            else:
+                tar.extractall(scratch)
         os.remove(tgz)
         try:
             os.rename(scratch, base)
