@@ -2,7 +2,7 @@
 the interpreter under test, written as a Chrome trace and as a speedscope
 file, each opened by speedscope in headless Chromium (tests/viewer_harness.py).
 Screenshots are kept under $GREENLET_CFFI_ARTIFACTS (default: pytest's
-tmp dir) and their paths printed."""
+tmp dir) and their paths printed (past pytest's capture)."""
 import json
 import os
 import sys
@@ -58,8 +58,9 @@ def shot_name(artifacts, fmt):
     return os.path.join(artifacts, "viewer-%s-%s.png" % (fmt, tag))
 
 
-def check_page(page, shot, names):
-    print("screenshot: %s" % shot)
+def check_page(page, shot, names, capsys):
+    with capsys.disabled():
+        print("\nviewer screenshot: %s" % shot)
     assert not page.errors, page.errors
     assert not page.landing, "speedscope shows its start page: nothing loaded"
     assert page.flamegraph
@@ -70,21 +71,21 @@ def check_page(page, shot, names):
     assert os.path.getsize(shot) > 1000
 
 
-def test_speedscope_file(viewer, check_script, artifacts, tmp_path):
+def test_speedscope_file(viewer, check_script, artifacts, tmp_path, capsys):
     out = str(tmp_path / "demo.speedscope.json")
     doc = record(check_script, "speedscope", out)
     names = [p["name"] for p in doc["profiles"]]
     assert any(n.startswith("producer #") for n in names), names
     shot = shot_name(artifacts, "speedscope")
     page = viewer_harness.load_in_speedscope(out, shot)
-    check_page(page, shot, names)
+    check_page(page, shot, names, capsys)
     # The file's own name is the page title.
     assert page.title.startswith(doc["name"]), page.title
     # The profile shown is the busiest, as activeProfileIndex asks.
     assert names[doc["activeProfileIndex"]] in page.profile_name
 
 
-def test_chrome_trace(viewer, check_script, artifacts, tmp_path):
+def test_chrome_trace(viewer, check_script, artifacts, tmp_path, capsys):
     out = str(tmp_path / "demo-trace.json")
     doc = record(check_script, "chrome", out)
     names = [e["args"]["name"] for e in doc["traceEvents"]
@@ -92,7 +93,7 @@ def test_chrome_trace(viewer, check_script, artifacts, tmp_path):
     assert len(names) == 4, names       # main, producer, 2 consumers
     shot = shot_name(artifacts, "chrome")
     page = viewer_harness.load_in_speedscope(out, shot)
-    check_page(page, shot, names)
+    check_page(page, shot, names, capsys)
     # speedscope's importer names a track "process, thread (tid N)".
     assert page.profile_name.startswith("greenlets (pid "), page.profile_name
 
