@@ -106,3 +106,29 @@ def test_check_sees_import_errors(viewer, tmp_path):
     page = viewer_harness.load_in_speedscope(str(bad), str(tmp_path / "bad.png"))
     assert page.errors, page.dom[-3000:]
     assert page.profile_name is None
+
+
+def test_speedscope_file_matches_the_viewers_schema(viewer, check_script, tmp_path):
+    """The file conforms to the JSON schema speedscope ships
+    (file-format-schema.json), checked on every field."""
+    with open(os.path.join(viewer, "file-format-schema.json")) as fp:
+        schema = json.load(fp)
+    doc = record(check_script, "speedscope", str(tmp_path / "demo.json"))
+    assert {p["type"] for p in doc["profiles"]} <= {"sampled", "evented"}
+    assert viewer_harness.schema_errors(doc, schema) == []
+    # An evented profile too (a greenlet without samples).
+    from greenlet_cffi import _formats
+    from greenlet_cffi._recording import GreenletInfo, Recording
+    rec = Recording(start_ns=0, end_ns=100,
+                    greenlets=[GreenletInfo(1, "main", 1, "MainThread", "")],
+                    intervals=[(1, 1, 10, 20), (1, 1, 30, 90)])
+    evented = _formats.speedscope_document(rec)
+    assert [p["type"] for p in evented["profiles"]] == ["evented"]
+    assert viewer_harness.schema_errors(evented, schema) == []
+    # The check can fail: a frame without a name, a sample that is not
+    # a list of numbers, an unknown unit.
+    doc["shared"]["frames"][0] = {"file": "x.py"}
+    doc["profiles"][0]["unit"] = "furlongs"
+    errors = viewer_harness.schema_errors(doc, schema)
+    assert any("frames[0]: no 'name'" in e for e in errors), errors
+    assert any("furlongs" in e for e in errors), errors

@@ -231,6 +231,38 @@ def load_in_speedscope(profile, screenshot, timeout=180, view=None,
     return Page(proc.stdout)
 
 
+def schema_errors(doc, schema, node=None, where="$"):
+    """Where doc breaks a JSON schema, for the draft-07 subset speedscope's
+    file-format-schema.json uses ($ref into definitions, type, const, enum,
+    properties, required, items, anyOf). An empty list: it conforms."""
+    node = schema if node is None else node
+    if "$ref" in node:
+        name = node["$ref"].split("/")[-1]
+        return schema_errors(doc, schema, schema["definitions"][name], where)
+    if "anyOf" in node:
+        options = [schema_errors(doc, schema, alt, where) for alt in node["anyOf"]]
+        return [] if any(not o for o in options) else min(options, key=len)
+    types = {"object": dict, "array": list, "string": str, "number": (int, float)}
+    kind = node.get("type")
+    if kind and (not isinstance(doc, types[kind]) or isinstance(doc, bool)):
+        return ["%s: %r is not of type %s" % (where, doc, kind)]
+    if "const" in node and doc != node["const"]:
+        return ["%s: %r is not %r" % (where, doc, node["const"])]
+    if "enum" in node and doc not in node["enum"]:
+        return ["%s: %r is not one of %r" % (where, doc, node["enum"])]
+    errors = []
+    if kind == "object":
+        errors += ["%s: no %r" % (where, key) for key in node.get("required", ())
+                   if key not in doc]
+        for key, sub in node.get("properties", {}).items():
+            if key in doc:
+                errors += schema_errors(doc[key], schema, sub, "%s.%s" % (where, key))
+    if kind == "array" and "items" in node:
+        for i, item in enumerate(doc):
+            errors += schema_errors(item, schema, node["items"], "%s[%d]" % (where, i))
+    return errors
+
+
 def main(argv=None):
     """python tests/viewer_harness.py PROFILE PNG [--view V] [--size WxH]:
     a screenshot of speedscope showing PROFILE (the README's is made so)."""
