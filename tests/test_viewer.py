@@ -91,6 +91,19 @@ def test_chrome_trace(viewer, check_script, artifacts, tmp_path, capsys):
     names = [e["args"]["name"] for e in doc["traceEvents"]
              if e["ph"] == "M" and e["name"] == "thread_name"]
     assert len(names) == 4, names       # main, producer, 2 consumers
+    # What speedscope does not draw, on the real recording: every switch's
+    # flow has both ends, each bound inside a running slice of its track.
+    slices = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "X":
+            slices.setdefault(e["tid"], []).append((e["ts"], e["ts"] + e["dur"]))
+    ends = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] in "sf":
+            ends.setdefault(e["id"], []).append(e["ph"])
+            assert any(a <= e["ts"] <= b for a, b in slices[e["tid"]]), e
+    assert len(ends) > 100 and all(sorted(v) == ["f", "s"] for v in ends.values())
+    assert any(e["ph"] == "i" and e["name"] == "kill" for e in doc["traceEvents"])
     shot = shot_name(artifacts, "chrome")
     page = viewer_harness.load_in_speedscope(out, shot)
     check_page(page, shot, names, capsys)
