@@ -128,7 +128,11 @@ def chrome_events(recording: Recording, pid: Optional[int] = None) -> List[Event
             "pid": pid, "tid": gid,
             "ts": _us(recording, start),
             "dur": round((end - start) / 1000.0, 3),
-            "args": {"thread": ginfo.thread_name if ginfo else tid},
+            # Per greenlet, not per slice: a viewer's details panel shows
+            # them on any slice.
+            "args": ({"thread": ginfo.thread_name,
+                      "created at": ginfo.created_at or None,
+                      "outcome": ginfo.outcome} if ginfo else {"thread": tid}),
         })
 
     spans = _Intervals(recording.intervals)

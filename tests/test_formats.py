@@ -91,8 +91,11 @@ def test_chrome_a_slice_per_running_interval():
     want = sorted((gid, us(s - T0), us(e - s)) for gid, _t, s, e in rec.intervals)
     assert got == want
     # Same name and args on every slice of a greenlet: viewers merge them.
-    worker = {(e["name"], json.dumps(e["args"])) for e in slices if e["tid"] == 1}
-    assert len(worker) == 1
+    main = {(e["name"], json.dumps(e["args"])) for e in slices if e["tid"] == 1}
+    assert len(main) == 1
+    job = [e["args"] for e in slices if e["tid"] == 4]
+    assert job == [{"thread": "Thread-1", "created at": "demo.py:20",
+                    "outcome": "killed"}]
 
 
 def test_chrome_flow_per_switch_bound_inside_the_slices():
