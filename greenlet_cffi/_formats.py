@@ -104,8 +104,8 @@ def chrome_events(recording: Recording, pid: Optional[int] = None) -> List[Event
     infos = {g.id: g for g in recording.greenlets}
     threads = _thread_order(recording)
     thread_rank = {tid: i for i, tid in enumerate(threads)}
-    events: List[Event] = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
-               "args": {"name": "greenlets"}}]
+    events: List[Event] = [{"ph": "M", "name": "process_name", "pid": pid,
+                            "tid": 0, "args": {"name": "greenlets"}}]
 
     # Track metadata: a name per greenlet track, and a sort index that
     # keeps one OS thread's greenlets adjacent (main greenlet first).
@@ -121,15 +121,14 @@ def chrome_events(recording: Recording, pid: Optional[int] = None) -> List[Event
     for gid, tid, start, end in recording.intervals:
         ginfo = infos.get(gid)
         # The same name and args on every slice of a greenlet, so viewers
-        # that aggregate (speedscope) merge them into one frame.
+        # that aggregate (speedscope) merge them into one frame; the args
+        # show in a viewer's details panel.
         events.append({
             "ph": "X", "cat": "greenlet",
             "name": _label(ginfo) if ginfo else "greenlet #%d" % gid,
             "pid": pid, "tid": gid,
             "ts": _us(recording, start),
             "dur": round((end - start) / 1000.0, 3),
-            # Per greenlet, not per slice: a viewer's details panel shows
-            # them on any slice.
             "args": ({"thread": ginfo.thread_name,
                       "created at": ginfo.created_at or None,
                       "outcome": ginfo.outcome} if ginfo else {"thread": tid}),
@@ -166,7 +165,8 @@ def write_chrome(recording: Recording, fp: TextIO,
     fp.write("\n")
 
 
-def _sampling_period(by_gid: Dict[int, List[Tuple[int, List[FrameKey]]]]) -> int:
+def _sampling_period(recording: Recording,
+                     by_gid: Dict[int, List[Tuple[int, List[FrameKey]]]]) -> int:
     """The sampler's period in ns, estimated from the sample times.
 
     A sampler takes a greenlet at most once per tick, so the gaps between
@@ -175,14 +175,16 @@ def _sampling_period(by_gid: Dict[int, List[Tuple[int, List[FrameKey]]]]) -> int
     thus the period: the median of those below twice the 10th percentile
     (ticks jitter; a busy GIL delays some). A sampler that takes only the
     running greenlet, of several that alternate faster than it ticks, makes
-    this an overestimate: pass the period then.
+    this an overestimate: pass the period then. With no two samples of
+    one greenlet, the samples share the recording's duration.
     """
     gaps: List[int] = []
     for samples in by_gid.values():
         stamps = sorted(t for t, _s in samples)
         gaps.extend(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
     if not gaps:
-        return 1
+        count = sum(len(samples) for samples in by_gid.values())
+        return max(1, (recording.end_ns - recording.start_ns) // max(count, 1))
     gaps.sort()
     low = gaps[len(gaps) // 10]
     short = [g for g in gaps if g < 2 * low]
@@ -216,7 +218,7 @@ def speedscope_document(recording: Recording,
     for gid, _tid, start, end in recording.intervals:
         spans_by_gid.setdefault(gid, []).append((start, end))
 
-    period = sample_interval_ns or _sampling_period(by_gid)
+    period = sample_interval_ns or _sampling_period(recording, by_gid)
     profiles: List[Dict[str, Any]] = []
     busiest, busiest_weight = 0, -1
     threads = _thread_order(recording)

@@ -235,6 +235,15 @@ def test_speedscope_period_estimate_ignores_jitter_and_pauses():
     assert 900 <= weights.pop() <= 1100
 
 
+def test_speedscope_period_of_lone_samples():
+    rec = two_threads()             # 100_000 ns long
+    rec.samples = [(3, MAIN_T, T0 + 15_000, stack("f")),
+                   (4, OTHER_T, T0 + 40_500, stack("g"))]
+    doc = speedscope(rec)
+    assert [p["weights"] for p in doc["profiles"] if p["type"] == "sampled"
+            ] == [[50_000], [50_000]]
+
+
 def test_speedscope_given_period():
     doc = speedscope(sampled(), sample_interval_ns=500)
     assert all(w == 500 for p in doc["profiles"] if p["type"] == "sampled"
