@@ -22,6 +22,9 @@ if ! command -v g++ >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
 fi
 
+# Chromium and speedscope: tests/test_viewer.py
+bash scripts/setup_viewer.sh
+
 for name in $names; do
     if [ "$name" = pypy3 ] && ! command -v pypy3 >/dev/null; then
         echo ">>> installing PyPy with apt-get"
