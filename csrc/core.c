@@ -11,11 +11,14 @@ struct gcffi_coro {
     gcffi_pystate py;
     PyThreadState *thread;      /* where it runs; NULL until it starts */
     int main;                   /* a thread's main greenlet (its own stack) */
+    /* begin()'s (run, args, kwargs) while run runs: held here, not on the
+     * C stack, so that a greenlet left for good by its thread releases it */
+    PyObject *call;
 #if GCFFI_VALUE_STACKS
     /* While switch()/throw() runs: the frame that called it and the top of
      * that frame's value stack then (the eval loop does not record it during
      * a call to C); see release_datastack. */
-    struct _PyInterpreterFrame *call_frame;
+    gcffi_frame *call_frame;
     PyObject **call_sp;
 #endif
 };
@@ -367,7 +370,7 @@ python_body(gcffi_stack *stack)
     gcffi_coro *next;
 
     pystate_start(&self->py, ts);
-    call = call_with_headroom(ts, entry_begin, NULL, NULL);
+    self->call = call = call_with_headroom(ts, entry_begin, NULL, NULL);
     if (call != NULL) {
         if (PyTuple_Check(call) && PyTuple_GET_SIZE(call) == 3) {
             PyObject *kwargs = PyTuple_GET_ITEM(call, 2);
@@ -379,7 +382,7 @@ python_body(gcffi_stack *stack)
         }
         else
             PyErr_SetString(PyExc_SystemError, "greenlet_cffi: bad begin() result");
-        Py_DECREF(call);
+        Py_CLEAR(self->call);
     }
     if (result == NULL)
         exc = take_exception();
@@ -451,7 +454,7 @@ call_impl(int which, PyObject *self, PyObject *const *args, size_t nargsf,
         stack[i + 1] = args[i];
 #if GCFFI_VALUE_STACKS
     gcffi_coro *me = running;
-    struct _PyInterpreterFrame *outer_frame = NULL;
+    gcffi_frame *outer_frame = NULL;
     PyObject **outer_sp = NULL;
     if (me != NULL) {
         /* From the eval loop, args are the caller's value stack: its top is
@@ -620,14 +623,53 @@ gcffi_new(void)
     return c;
 }
 
+/* The layer's transfer function (lib.gcffi_transfer) and its handles' type:
+ * a greenlet suspends in `failed = _transfer(handle)`, a call made at value
+ * stack depth 0, so its top frame's value stack is then exactly that call:
+ * [fn, handle] before 3.11, [NULL, fn, handle] in 3.11/3.12, [fn, NULL,
+ * handle] in 3.13.  Checked item by item before it is trusted. */
+static PyObject *transfer_fn;
+static PyTypeObject *handle_type;
+
+void
+gcffi_set_transfer(uintptr_t fn, uintptr_t handle)
+{
+    Py_XSETREF(transfer_fn, (PyObject *)fn);
+    Py_INCREF(transfer_fn);
+    Py_XSETREF(handle_type, Py_TYPE((PyObject *)handle));
+    Py_INCREF(handle_type);
+}
+
+#if GCFFI_VALUE_STACKS
+static PyObject **
+transfer_call_top(PyObject **base, PyObject **limit)
+{
+    if (transfer_fn == NULL)
+        return NULL;
+#  if PY_VERSION_HEX < 0x030B0000
+    if (limit - base >= 2 && base[0] == transfer_fn
+            && base[1] != NULL && Py_TYPE(base[1]) == handle_type)
+        return base + 2;
+#  else
+    if (limit - base >= 3
+            && ((base[0] == NULL && base[1] == transfer_fn)
+                || (base[0] == transfer_fn && base[1] == NULL))
+            && base[2] != NULL && Py_TYPE(base[2]) == handle_type)
+        return base + 3;
+#  endif
+    return NULL;
+}
+#endif
+
 #if GCFFI_HAS_DATASTACK
 /* A greenlet that will never run again (its thread has ended) gives back
  * its data-stack chunks -- unless a frame object still points into them:
  * then they stay, as frame objects may be used any time.  The references
  * its frames hold are released where they are known: local variables, and
  * (3.11-3.13) the value stack of a frame whose depth is known -- recorded
- * by the eval loop (stacktop) when it called a Python function, or by
- * call_impl for the frame that called switch()/throw().  Other value
+ * by the eval loop (stacktop) when it called a Python function, by
+ * call_impl for the frame that called switch()/throw(), or the top frame's
+ * transfer call (transfer_call_top).  Other value
  * stacks, half-done by the eval loop, cannot be told from garbage: kept. */
 static int
 in_chunks(_PyStackChunk *chunk, void *p)
@@ -670,9 +712,23 @@ release_datastack(gcffi_coro *c)
             else if (f->stacktop >= code->co_nlocalsplus
                      && f->stacktop <= code->co_nlocalsplus + code->co_stacksize)
                 top = f->localsplus + f->stacktop;
+            else if (f == s->frame)
+                top = transfer_call_top(base, base + code->co_stacksize);
             for (; top != NULL && base < top; base++)
                 Py_CLEAR(*base);
         }
+#  endif
+        /* and the frame's own references (the code object last: read above) */
+        Py_CLEAR(f->f_locals);
+#  if GCFFI_PY(0x030B)
+        Py_CLEAR(f->f_func);
+        Py_CLEAR(f->f_code);
+#  elif GCFFI_PY(0x030C)
+        Py_CLEAR(f->f_funcobj);
+        Py_CLEAR(f->f_code);
+#  else
+        Py_CLEAR(f->f_funcobj);
+        Py_CLEAR(f->f_executable);
 #  endif
     }
 #endif
@@ -689,6 +745,42 @@ release_datastack(gcffi_coro *c)
 }
 #endif
 
+#if !GCFFI_HAS_DATASTACK
+/* Before 3.11, a greenlet that will never run again (its thread has ended)
+ * drops the reference to each of its frame objects that the C call running
+ * it held (a generator's frame has none: its generator holds it), top
+ * down, so that each goes when nothing else holds it -- and with it its
+ * locals and, for the frame that called switch()/throw(), its value stack
+ * (recorded by call_impl).  A frame still held elsewhere is handed to the
+ * cyclic GC, as CPython does when such a call returns. */
+static void
+release_frames(gcffi_coro *c)
+{
+    PyFrameObject *f = c->py.frame, *back;
+    for (; f != NULL; f = back) {
+        back = f->f_back;
+        if (f->f_gen != NULL)
+            continue;
+        PyObject **top = NULL, **limit = f->f_valuestack + f->f_code->co_stacksize;
+        if (f == c->call_frame && c->call_sp >= f->f_valuestack && c->call_sp <= limit)
+            top = c->call_sp;
+        else if (f == c->py.frame)
+            top = transfer_call_top(f->f_valuestack, limit);
+        if (top != NULL) {      /* for frame_dealloc to release */
+#  if GCFFI_PY(0x0309)
+            f->f_stacktop = top;
+#  else
+            f->f_stackdepth = (int)(top - f->f_valuestack);
+#  endif
+        }
+        if (Py_REFCNT(f) > 1 && !PyObject_GC_IsTracked((PyObject *)f))
+            PyObject_GC_Track(f);
+        Py_DECREF(f);
+    }
+    c->py.frame = NULL;
+}
+#endif
+
 void
 gcffi_free(gcffi_coro *c)
 {
@@ -696,6 +788,7 @@ gcffi_free(gcffi_coro *c)
         return;
     if (c->py.owned) {
         /* Unstarted, finished, or suspended for good (its thread is gone). */
+        Py_CLEAR(c->call);
         Py_CLEAR(c->py.context);
         Py_CLEAR(c->py.exc_value);
 #if PY_VERSION_HEX >= 0x030E0000
@@ -710,6 +803,9 @@ gcffi_free(gcffi_coro *c)
             PyMem_RawFree(c->py.datastack_chunk);
         else if (c->stack.state == GCFFI_STARTED && !c->main)
             release_datastack(c);
+#else
+        if (c->stack.state == GCFFI_STARTED && !c->main)
+            release_frames(c);
 #endif
     }
 #if GCFFI_CSTACK_FRAMES

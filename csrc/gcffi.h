@@ -37,3 +37,5 @@ long gcffi_fault_after(long n);     /* tests only: see stack.h */
 int gcffi_capi_capsule(uintptr_t type, uintptr_t error, uintptr_t exit,
                        uintptr_t switch_, uintptr_t throw_, uintptr_t getcurrent,
                        uintptr_t state, uintptr_t out_list);
+/* The layer's transfer function and a handle (their type): see core.c */
+void gcffi_set_transfer(uintptr_t fn, uintptr_t handle);

@@ -140,6 +140,8 @@
 #  if PY_VERSION_HEX >= 0x030E0000
 #    include "internal/pycore_interpframe_structs.h"
 #  endif
+#else
+#  include <frameobject.h>     /* PyFrameObject's fields */
 #endif
 #if GCFFI_CSTACK_FRAMES
 /* The eval loop's entry frame: owned by the C stack until 3.13; from 3.14
@@ -171,7 +173,9 @@ typedef struct {
 
 /* Where the current frame is (3.11+), and what "no frame" is: from 3.15
  * every thread's chain ends at a sentinel frame in its thread state. */
-#if GCFFI_PY(0x030B) || GCFFI_PY(0x030C)
+#if PY_VERSION_HEX < 0x030B0000
+#  define GCFFI_CURRENT_FRAME(ts) ((ts)->frame)
+#elif GCFFI_PY(0x030B) || GCFFI_PY(0x030C)
 #  define GCFFI_CURRENT_FRAME(ts) ((ts)->cframe->current_frame)
 #elif PY_VERSION_HEX >= 0x030D0000
 #  define GCFFI_CURRENT_FRAME(ts) ((ts)->current_frame)
@@ -187,8 +191,14 @@ typedef struct {
 
 /* Python frames live in per-thread data-stack chunks from 3.11 on. */
 #define GCFFI_HAS_DATASTACK (PY_VERSION_HEX >= 0x030B0000)
-/* Value stacks of plain PyObject * with a stack depth (stacktop): 3.11-3.13 */
-#define GCFFI_VALUE_STACKS (GCFFI_HAS_DATASTACK && PY_VERSION_HEX < 0x030E0000)
+/* Value stacks of plain PyObject *, whose depth a greenlet left for good
+ * can be told for some frames (release_frames in core.c): up to 3.13 */
+#define GCFFI_VALUE_STACKS (PY_VERSION_HEX < 0x030E0000)
+#if PY_VERSION_HEX < 0x030B0000
+typedef PyFrameObject gcffi_frame;
+#else
+typedef struct _PyInterpreterFrame gcffi_frame;
+#endif
 /* The tracing flag lives in each C-level eval frame in 3.10 and 3.11. */
 #define GCFFI_CFRAME_TRACING (GCFFI_PY(0x030A) || GCFFI_PY(0x030B))
 

@@ -64,6 +64,11 @@ def new_handle():
 # transfer(target): from this thread's running greenlet to target; 0 once
 # the caller is resumed, nonzero if the switch could not be made.
 transfer = lib.gcffi_transfer
+# The core recognises a suspended transfer(handle) call on a value stack
+# (csrc/core.c: transfer_call_top), to release it when a thread has ended.
+_sample = new_handle()
+lib.gcffi_set_transfer(id(transfer), id(_sample))
+del _sample
 
 
 def top_frame(handle):
