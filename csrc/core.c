@@ -692,8 +692,7 @@ release_datastack(gcffi_coro *c)
         if (f->frame_obj != NULL)
             return;
 #if PY_VERSION_HEX < 0x030E0000
-    /* Its local variables are whole: those it releases (before 3.14; the
-     * tagged references of later versions are left alone). */
+    /* Its local variables are whole: those it releases. */
     for (f = s->frame; f != NULL && in_chunks(chunk, f); f = f->previous) {
 #  if PY_VERSION_HEX < 0x030D0000
         PyCodeObject *code = f->f_code;
@@ -730,6 +729,31 @@ release_datastack(gcffi_coro *c)
         Py_CLEAR(f->f_funcobj);
         Py_CLEAR(f->f_executable);
 #  endif
+    }
+#else
+    /* 3.14+: locals and value stack are tagged references up to the
+     * stack pointer, which the eval loop stores before every call it makes
+     * (a tag marks those it does not own: closing skips them). */
+    for (f = s->frame; f != NULL && in_chunks(chunk, f); f = f->previous) {
+        PyCodeObject *code = (PyCodeObject *)PyStackRef_AsPyObjectBorrow(f->f_executable);
+        _PyStackRef *p = f->localsplus, *top = f->stackpointer;
+        if (!PyCode_Check(code))
+            continue;
+        if (top < p || top > p + code->co_nlocalsplus + code->co_stacksize)
+            top = p;        /* not a stack pointer: leave them */
+        for (; p < top; p++) {
+            _PyStackRef ref = *p;
+            *p = PyStackRef_NULL;
+            PyStackRef_XCLOSE(ref);
+        }
+        Py_CLEAR(f->f_locals);
+        {
+            _PyStackRef fn = f->f_funcobj, ex = f->f_executable;
+            f->f_funcobj = PyStackRef_NULL;
+            f->f_executable = PyStackRef_NULL;
+            PyStackRef_XCLOSE(fn);
+            PyStackRef_XCLOSE(ex);
+        }
     }
 #endif
     PyObject_GetArenaAllocator(&arena);

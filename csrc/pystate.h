@@ -139,6 +139,7 @@
 #  include "internal/pycore_frame.h"
 #  if PY_VERSION_HEX >= 0x030E0000
 #    include "internal/pycore_interpframe_structs.h"
+#    include "internal/pycore_stackref.h"
 #  endif
 #else
 #  include <frameobject.h>     /* PyFrameObject's fields */
