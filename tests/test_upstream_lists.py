@@ -27,7 +27,7 @@ def _entries(name):
     return out
 
 
-@pytest.mark.parametrize("name", ["excluded.txt", "known_failing.txt"])
+@pytest.mark.parametrize("name", ["excluded.txt", "known_failing.txt", "no_leak.txt"])
 def test_lines_are_well_formed(name):
     entries = _entries(name)
     assert len(entries) == len(set(entries)), "a line is there twice"
@@ -42,8 +42,11 @@ def _overlap(a, b):
                for x, y in ((a, b), (b, a)))
 
 
-def test_no_test_is_both_excluded_and_known_failing():
-    both = [(node, s1, s2) for s1, node in _entries("excluded.txt")
-            for s2, other in _entries("known_failing.txt")
+@pytest.mark.parametrize("a,b", [("excluded.txt", "known_failing.txt"),
+                                 ("excluded.txt", "no_leak.txt"),
+                                 ("known_failing.txt", "no_leak.txt")])
+def test_no_test_is_in_two_lists(a, b):
+    both = [(node, s1, s2) for s1, node in _entries(a)
+            for s2, other in _entries(b)
             if node == other and _overlap(s1, s2)]
     assert not both
