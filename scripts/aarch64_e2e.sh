@@ -167,7 +167,7 @@ do_run() {
         # Build isolation: pip fetches setuptools>=77 and cffi from PyPI for the
         # build (Debian 12's setuptools is older than pyproject.toml needs).
         time $VENV/bin/python -m pip install -q --force-reinstall --no-deps .
-        $VENV/bin/python -c 'import greenlet_cffi._core as c, sys; print(\"core:\", c.__file__)'
+        (cd / && $VENV/bin/python -c 'import greenlet_cffi._core as c; print(\"core:\", c.__file__)')
         # Plain pytest (not python -m pytest): the installed package, not the
         # source tree, is imported.
         timeout $ARM_TIMEOUT $VENV/bin/pytest -p no:cacheprovider -rs $args" \
