@@ -168,9 +168,10 @@ do_run() {
         # build (Debian 12's setuptools is older than pyproject.toml needs).
         time $VENV/bin/python -m pip install -q --force-reinstall --no-deps .
         (cd / && $VENV/bin/python -c 'import greenlet_cffi._core as c; print(\"core:\", c.__file__)')
-        # Plain pytest (not python -m pytest): the installed package, not the
-        # source tree, is imported.
-        timeout $ARM_TIMEOUT $VENV/bin/pytest -p no:cacheprovider -rs $args" \
+        # -P: the working directory (the source tree) stays off sys.path, so
+        # the tests import the installed package (Debian's pytest has no
+        # script in the venv).
+        timeout $ARM_TIMEOUT $VENV/bin/python -P -m pytest -p no:cacheprovider -rs $args" \
         || rc=$?
     echo ">>> AArch64 end to end: exit status $rc after $((SECONDS - start)) s"
     return $rc
