@@ -3,9 +3,12 @@
 # on this (x86-64) machine, Debian's python3 and python3-cffi, the package
 # built there by pip and the whole suite run by pytest.
 #
-#   scripts/aarch64_e2e.sh [PYTEST ARGS...]   make the root if needed, copy
+#   scripts/aarch64_e2e.sh [--upstream] [PYTEST ARGS...]
+#                                             make the root if needed, copy
 #                                             the project in, build, run
-#                                             pytest (default: tests/)
+#                                             pytest (default: tests/);
+#                                             --upstream: then greenlet's own
+#                                             suite (tests/upstream/) too
 #   scripts/aarch64_e2e.sh ensure             only make the root
 #   scripts/aarch64_e2e.sh shell CMD...       run CMD in the root (bash -c)
 #   scripts/aarch64_e2e.sh clean              delete the root
@@ -148,7 +151,13 @@ do_ensure() ( # a subshell: the lock is released when it returns
 )
 
 do_run() {
-    local start rc=0 args
+    local start rc=0 args upstream=""
+    if [ "${1:-}" = --upstream ]; then
+        # objgraph: greenlet's leak tests use it (a PyPI wheel, pure Python).
+        upstream="(cd / && $VENV/bin/python -m pip install -q objgraph &&
+            timeout $ARM_TIMEOUT $VENV/bin/python $SRC/tests/upstream/run_upstream.py --timeout 1200) || rc=1"
+        shift
+    fi
     do_ensure
     start=$SECONDS
     # The project as git sees it (tracked and untracked-not-ignored files),
@@ -171,7 +180,10 @@ do_run() {
         # -P: the working directory (the source tree) stays off sys.path, so
         # the tests import the installed package (Debian's pytest has no
         # script in the venv).
-        timeout $ARM_TIMEOUT $VENV/bin/python -P -m pytest -p no:cacheprovider -rs $args" \
+        rc=0
+        timeout $ARM_TIMEOUT $VENV/bin/python -P -m pytest -p no:cacheprovider -rs $args || rc=1
+        $upstream
+        exit \$rc" \
         || rc=$?
     echo ">>> AArch64 end to end: exit status $rc after $((SECONDS - start)) s"
     return $rc
@@ -183,6 +195,6 @@ case ${1:-} in
     clean) exec 9>"$ARM_ROOT.lock"; flock 9
            if findmnt -rn -o TARGET | grep -q "^$ARM_ROOT/"; then die "something is mounted under $ARM_ROOT"; fi
            rm -rf --one-file-system "$ARM_ROOT" "$ARM_ROOT.debootstrap.log" ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) do_run "$@" ;;
 esac
