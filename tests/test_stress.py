@@ -3,8 +3,8 @@ greenlets switching at random, throws, trace callbacks set and cleared,
 greenlets dropped in their own thread and from another one, threads ending
 with suspended greenlets) in a child interpreter with a timeout.
 
-A few seconds in CI; GCFFI_STRESS_SECONDS=60 for the long run
-(scripts/stress.sh)."""
+A few seconds in CI; GCFFI_STRESS_SECONDS=60 for a long run here, or
+scripts/stress.sh --long (outside pytest, with backtraces on a hang)."""
 import json
 import os
 import subprocess
