@@ -528,6 +528,11 @@ def _collect(g):
         _kill(g)
         if ts.doomed:       # deferred while that kill was switching
             _kill_doomed(ts)
+    elif _gc_running and _tls.__dict__.get("state") is ts:
+        # Found by a collection (or dropped while one runs: its finalizers
+        # may hand the GIL to other threads): killed when it stops, if
+        # that is in this thread.
+        _gc_found.append((ts, g))
     else:
         # Another thread's; or a switch is in flight here (the outbox or
         # the inbox is full, from the switcher's store to the receiver's
@@ -538,13 +543,34 @@ def _collect(g):
         ts.doomed.append(g)
 
 
+_gc_found = []          # (thread state, greenlet) dropped while a collection ran
+
+
 def _gc_phase(phase, info):
+    """At a collection's stop, kill only what that collection found.  Not
+    the greenlets other threads dropped: a collection starts at any
+    allocation, maybe where this thread holds a lock their GreenletExit
+    handlers take (a deadlock: the CPython 3.10 stress hang); like greenlet,
+    they wait for this thread's next switch or getcurrent()."""
     global _gc_running
     _gc_running = phase == "start"
-    if not _gc_running:
+    if not _gc_running and _gc_found:
         ts = _tls.__dict__.get("state")
-        if ts is not None and ts.doomed:
-            _kill_doomed(ts)
+        found = []
+        for owner, g in _gc_found:
+            # Other threads' wait for their next switch or getcurrent().
+            (found if owner is ts else owner.doomed).append(g)
+        del _gc_found[:]
+        if found:
+            ts.doomed.extend(found)
+            if not (ts.killing or ts.inbox is not None or ts.outbox is not None):
+                ts.killing = True
+                try:
+                    for g in found:
+                        ts.doomed.remove(g)
+                        _kill(g)
+                finally:
+                    ts.killing = False
 
 
 if _REFCOUNTED:

@@ -30,9 +30,11 @@ def _build_and_run(cc, runner, expect_platform):
 def test_core_native():
     if shutil.which("cc") is None:
         pytest.skip("no C compiler (cc) to build the core with")
-    if platform.machine() not in ("x86_64", "AMD64"):
-        pytest.skip("native check written for x86-64 hosts")
-    _build_and_run(["cc"], [], "x86_64-sysv")
+    expected = {"x86_64": "x86_64-sysv", "AMD64": "x86_64-sysv",
+                "aarch64": "aarch64-aapcs", "arm64": "aarch64-aapcs"}.get(platform.machine())
+    if expected is None:
+        pytest.skip("no switch header for %s" % platform.machine())
+    _build_and_run(["cc"], [], expected)
 
 
 def test_core_aarch64_under_qemu():
