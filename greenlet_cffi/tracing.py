@@ -1,0 +1,390 @@
+"""Listeners for every thread, a registry of live greenlets, their frames.
+
+``add_listener(callback, thread=None)`` subscribes ``callback(event, args)``
+to the greenlet events of every thread (those running now and those started
+later), or of one ``threading.Thread``; it returns a handle whose
+``remove()`` unsubscribes.  Events, and their ``args``:
+
+``"switch"``  ``(origin, target)``, called in ``target`` after the switch
+``"throw"``   ``(origin, target, exception)``, likewise
+``"spawn"``   ``(greenlet, creator, (filename, lineno))``, from the
+              constructor (before ``__init__``: ``run`` may not be set yet)
+``"start"``   ``(greenlet, run)``, in ``greenlet`` just before ``run`` runs
+``"finish"``  ``(greenlet, outcome, value)``, in ``greenlet`` as it ends:
+              ``"returned"`` with the result, ``"raised"`` with the
+              exception, ``"killed"`` with the ``GreenletExit``
+``"collect"`` ``(greenlet,)``, a started, unfinished greenlet nothing refers
+              to, about to be killed with ``GreenletExit``; called in its own
+              thread outside any garbage-collection pass (as its kill is),
+              never from a finalizer, so the greenlet is a real one that is
+              safe to look at; ``"finish"`` with ``"killed"`` follows
+
+As with ``settrace``, unpack ``args`` only for events you know: more may come.
+A listener that raises is reported through ``sys.unraisablehook`` and stays
+installed; whatever was happening goes on.  Listeners run with the switch
+machinery's tracing suspended (``sys.settrace`` tracers do not see them) and
+must not switch greenlets.  ``settrace``/``gettrace`` behave as before, and a
+``settrace`` callback is called after the listeners.
+
+``live_greenlets()`` and ``current_frames()`` read a registry of the
+started, unfinished greenlets of all threads (main greenlets included); it
+holds them weakly and is kept from the first call on (until then it costs
+nothing).
+"""
+import gc
+import os
+import sys
+import threading
+import traceback
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from . import _greenlet as _g
+
+__all__ = ["add_listener", "Listener", "live_greenlets", "current_frames"]
+
+_PKG_DIR = _g._PKG_DIR
+_lock = threading.RLock()
+_everywhere = ()            # process-wide listener callbacks
+_bound = weakref.WeakKeyDictionary()    # thread state -> its own listeners
+_pending = {}               # thread ident -> [(weakref to Thread, callback)]
+_needs = {"registry": False, "counting": 0}
+_live = set()               # weak references to the live greenlets
+_hooks = weakref.WeakSet()  # every _ThreadHook in use
+
+
+class _ThreadHook:
+    """One thread's event dispatch: stands in ts.trace, and calls the
+    listeners, then settrace's callback (``user``)."""
+    __slots__ = ("ts", "user", "listeners", "registry", "switches", "__weakref__")
+
+    def __init__(self, ts):
+        self.ts = weakref.ref(ts)
+        self.user = None
+        self.listeners = ()
+        self.registry = False
+        self.switches = 0           # the blocking watch reads this
+
+    def __call__(self, event, args):
+        # Reached only in the moment the hook is being removed from a
+        # thread (ts.hook gone, ts.trace not yet restored).
+        if self.user is not None:
+            self.user(event, args)
+
+    def transfer(self, exc, origin, target):
+        self.switches += 1
+        if self.listeners:
+            if exc is None:
+                self._emit("switch", (origin, target))
+            else:
+                self._emit("throw", (origin, target, exc))
+        return self.user
+
+    def spawn(self, g):
+        if self.listeners:
+            self._emit("spawn", (g, self.ts().current, _site()))
+
+    def start(self, g, run):
+        if self.registry:
+            _live.add(weakref.ref(g, _live.discard))
+        if self.listeners:
+            self._emit("start", (g, run))
+
+    def finish(self, g, result, exc):
+        if self.registry:
+            _live.discard(weakref.ref(g))
+        if self.listeners:
+            if exc is None:
+                self._emit("finish", (g, "returned", result))
+            elif isinstance(exc, _g.GreenletExit):
+                self._emit("finish", (g, "killed", exc))
+            else:
+                self._emit("finish", (g, "raised", exc))
+
+    def collect(self, g):
+        if self.listeners:
+            self._emit("collect", (g,))
+
+    def _emit(self, event, args):
+        for callback in self.listeners:
+            try:
+                callback(event, args)
+            except BaseException as e:
+                _report(e, callback, event)
+
+
+class _Unraisable:
+    """What sys.unraisablehook gets for a failing listener."""
+    __slots__ = ("exc_type", "exc_value", "exc_traceback", "err_msg", "object")
+
+    def __init__(self, exc, callback, event):
+        self.exc_type = type(exc)
+        self.exc_value = exc
+        self.exc_traceback = exc.__traceback__
+        self.err_msg = "Exception ignored in greenlet_cffi listener for %r" % (event,)
+        self.object = callback
+
+
+def _report(exc, callback, event):
+    info = _Unraisable(exc, callback, event)
+    try:
+        hook = sys.unraisablehook
+        # The default hook takes only the interpreter's own argument type,
+        # which Python code cannot make: print as it would.
+        if hook is not getattr(sys, "__unraisablehook__", None):
+            hook(info)
+            return
+    except BaseException:
+        pass    # a failing hook must not stop the switch either
+    try:
+        sys.stderr.write("%s: %r\n" % (info.err_msg, callback))
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    except BaseException:
+        pass
+
+
+def _site():
+    """(filename, lineno) of the code creating a greenlet: the first frame
+    outside this package."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else ("?", 0)
+
+
+# -- installing hooks into thread states ---------------------------------------
+
+def _states():
+    """Every thread state (one per thread that used greenlets)."""
+    while True:
+        try:
+            return list(_g._all_states)
+        except RuntimeError:        # another thread added one meanwhile
+            continue
+
+
+def _refresh(ts):
+    """Give ts the hook it needs now, or none.  Holds _lock."""
+    if not ts.alive:
+        return
+    listeners = _everywhere + tuple(_bound.get(ts, ()))
+    needed = bool(listeners) or _needs["registry"] or _needs["counting"] > 0
+    hook = ts.hook
+    if needed:
+        if hook is None:
+            hook = _ThreadHook(ts)
+            hook.user = ts.trace
+            hook.listeners = listeners
+            hook.registry = _needs["registry"]
+            ts.hook = hook          # from here on settrace sets hook.user
+            ts.trace = hook         # the switch path now reaches the hook
+            _hooks.add(hook)
+        else:
+            hook.listeners = listeners
+            hook.registry = _needs["registry"]
+    elif hook is not None:
+        ts.hook = None
+        ts.trace = hook.user
+
+
+def _refresh_all():
+    for ts in _states():
+        _refresh(ts)
+
+
+def _new_thread(ts):
+    with _lock:
+        ref_cbs = _pending.pop(ts.ident, None)
+        if ref_cbs:
+            me = threading.current_thread()
+            mine = [cb for ref, cb in ref_cbs if ref() is me]
+            if mine:
+                _bound[ts] = mine
+        _refresh(ts)
+
+
+class _Entry:
+    __slots__ = ("new_thread",)
+
+
+_entry = _Entry()
+_entry.new_thread = _new_thread
+_g._hooks = _entry
+
+
+def _state_of(thread):
+    for ts in _states():
+        if ts.alive and ts.ident == thread.ident:
+            return ts
+    return None
+
+
+class Listener:
+    """What add_listener returns: ``remove()`` unsubscribes (once)."""
+
+    def __init__(self, callback, thread):
+        self.callback = callback
+        self.thread = thread
+        self._ts = None
+
+    def remove(self) -> None:
+        global _everywhere
+        with _lock:
+            cb = self.callback
+            if self.thread is None:
+                lst = list(_everywhere)
+                if cb in lst:
+                    lst.remove(cb)
+                _everywhere = tuple(lst)
+                _refresh_all()
+                return
+            ts = self._ts() if self._ts is not None else None
+            if ts is not None and cb in _bound.get(ts, ()):
+                _bound[ts].remove(cb)
+                _refresh(ts)
+            pend = _pending.get(self.thread.ident)
+            if pend:
+                pend[:] = [(r, c) for r, c in pend if c is not cb]
+                if not pend:
+                    del _pending[self.thread.ident]
+            ts = _state_of(self.thread)
+            if ts is not None and cb in _bound.get(ts, ()):
+                _bound[ts].remove(cb)
+                _refresh(ts)
+
+
+def add_listener(callback: Callable[[str, Any], Any],
+                 thread: Optional[threading.Thread] = None) -> Listener:
+    """Call ``callback(event, args)`` for the greenlet events of every
+    thread (default) or of one ``threading.Thread``; see the module's
+    documentation.  Returns a handle with ``remove()``."""
+    global _everywhere
+    if not callable(callback):
+        raise TypeError("a listener must be callable")
+    handle = Listener(callback, thread)
+    with _lock:
+        if thread is None:
+            _everywhere = _everywhere + (callback,)
+            _refresh_all()
+            return handle
+        if not thread.is_alive():
+            raise ValueError("the thread is not running")
+        ts = _state_of(thread)
+        if ts is None:
+            # It has not used greenlets yet: bound when it first does.
+            _pending.setdefault(thread.ident, []).append(
+                (weakref.ref(thread), callback))
+        else:
+            _bound.setdefault(ts, []).append(callback)
+            handle._ts = weakref.ref(ts)
+            _refresh(ts)
+    return handle
+
+
+# -- counting switches (the blocking watch) --------------------------------------
+
+def _count_switches(on):
+    """Give every thread a hook that counts its switches (on) or stop
+    needing that (off); the blocking watch reads _ThreadHook.switches."""
+    with _lock:
+        _needs["counting"] += 1 if on else -1
+        _refresh_all()
+
+
+def _thread_hooks():
+    while True:
+        try:
+            return list(_hooks)
+        except RuntimeError:
+            continue
+
+
+# -- the registry ---------------------------------------------------------------
+
+def _enable_registry():
+    with _lock:
+        if _needs["registry"]:
+            return
+        _needs["registry"] = True
+        _refresh_all()
+        # Greenlets that started before: found once, the slow way.
+        for obj in gc.get_objects():
+            if isinstance(obj, _g.greenlet) and obj._greenlet__parent is not None \
+                    and obj._greenlet__state == _g._STARTED \
+                    and obj._greenlet__ts.alive:
+                _live.add(weakref.ref(obj, _live.discard))
+
+
+def live_greenlets() -> List[Any]:
+    """The started, unfinished greenlets of all threads, main greenlets
+    included (a snapshot; the first call starts keeping the registry)."""
+    _enable_registry()
+    out = []
+    for ts in _states():
+        main = ts.main
+        if ts.alive and main is not None:
+            out.append(main)
+    for ref in _live.copy():    # one C call: safe against other threads
+        g = ref()
+        if g is not None and g._greenlet__state == _g._STARTED \
+                and g._greenlet__ts.alive:
+            out.append(g)
+    return out
+
+
+def current_frames() -> List[Tuple[Any, int, Any]]:
+    """``(greenlet, thread ident, top frame)`` for every live greenlet:
+    a running greenlet's frame from ``sys._current_frames()``, a suspended
+    one's from ``gr_frame``.  The frame is None for a greenlet that has no
+    Python frame to show (a suspended main greenlet of an ended thread).
+    Safe to call from any thread while others switch."""
+    greenlets = live_greenlets()
+    running = sys._current_frames()
+    out = []
+    for g in greenlets:
+        ts = g._greenlet__ts
+        ident = ts.ident
+        if ident is None:
+            continue
+        frame = None
+        if ts.current is g:
+            frame = running.get(ident)
+            if frame is not None and ident == threading.get_ident():
+                frame = _outside(sys._getframe(1))
+        if frame is None:
+            frame = g.gr_frame
+            if frame is None and ts.current is g:   # switched meanwhile
+                frame = running.get(ident)
+        out.append((g, ident, _outside(frame)))
+    return out
+
+
+def _outside(f):
+    """The first frame at or below f that is not the switch machinery."""
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR) \
+            and _machinery(f.f_code.co_filename):
+        f = f.f_back
+    return f
+
+
+_MACHINERY = ("_greenlet.py", "_backend_cpython.py", "_backend_pypy.py",
+              "tracing.py", "blocking.py")
+
+
+def _machinery(filename):
+    return os.path.basename(filename) in _MACHINERY
+
+
+def stack_of(frame) -> List[Tuple[str, str, int]]:
+    """(function, file, line) for frame and its callers, outermost first,
+    without the switch machinery's frames."""
+    out = []
+    f = frame
+    while f is not None:
+        code = f.f_code
+        if not (code.co_filename.startswith(_PKG_DIR) and _machinery(code.co_filename)):
+            out.append((getattr(code, "co_qualname", code.co_name),
+                        code.co_filename, f.f_lineno))
+        f = f.f_back
+    out.reverse()
+    return out
