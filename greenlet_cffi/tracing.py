@@ -37,11 +37,12 @@ import sys
 import threading
 import traceback
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from . import _greenlet as _g
 
-__all__ = ["add_listener", "Listener", "live_greenlets", "current_frames"]
+__all__ = ["add_listener", "Listener", "live_greenlets", "current_frames",
+           "each_frame", "stack_of"]
 
 _PKG_DIR = _g._PKG_DIR
 _lock = threading.RLock()
@@ -315,33 +316,39 @@ def _enable_registry():
                 _live.add(weakref.ref(obj, _live.discard))
 
 
-def live_greenlets() -> List[Any]:
-    """The started, unfinished greenlets of all threads, main greenlets
-    included (a snapshot; the first call starts keeping the registry)."""
+def _live_refs():
+    """Weak references to the live greenlets, main greenlets first."""
     _enable_registry()
     out = []
     for ts in _states():
         main = ts.main
         if ts.alive and main is not None:
-            out.append(main)
-    for ref in _live.copy():    # one C call: safe against other threads
-        g = ref()
-        if g is not None and g._greenlet__state == _g._STARTED \
-                and g._greenlet__ts.alive:
-            out.append(g)
+            out.append(weakref.ref(main))
+    out.extend(_live.copy())    # one C call: safe against other threads
     return out
 
 
-def current_frames() -> List[Tuple[Any, int, Any]]:
-    """``(greenlet, thread ident, top frame)`` for every live greenlet:
-    a running greenlet's frame from ``sys._current_frames()``, a suspended
-    one's from ``gr_frame``.  The frame is None for a greenlet that has no
-    Python frame to show (a suspended main greenlet of an ended thread).
-    Safe to call from any thread while others switch."""
-    greenlets = live_greenlets()
+def _is_live(g):
+    return g is not None and g._greenlet__state == _g._STARTED \
+        and g._greenlet__ts.alive
+
+
+def live_greenlets() -> List[Any]:
+    """The started, unfinished greenlets of all threads, main greenlets
+    included (a snapshot; the first call starts keeping the registry)."""
+    return [g for g in (ref() for ref in _live_refs()) if _is_live(g)]
+
+
+def each_frame() -> Iterator[Tuple[Any, int, Any]]:
+    """current_frames() one greenlet at a time, holding none of them
+    between steps (a greenlet that a sampler holds when its last other
+    reference goes is killed later, by its own thread)."""
     running = sys._current_frames()
-    out = []
-    for g in greenlets:
+    here = threading.get_ident()
+    for ref in _live_refs():
+        g = ref()
+        if not _is_live(g):
+            continue
         ts = g._greenlet__ts
         ident = ts.ident
         if ident is None:
@@ -349,14 +356,23 @@ def current_frames() -> List[Tuple[Any, int, Any]]:
         frame = None
         if ts.current is g:
             frame = running.get(ident)
-            if frame is not None and ident == threading.get_ident():
-                frame = _outside(sys._getframe(1))
+            if frame is not None and ident == here:
+                frame = sys._getframe(1)
         if frame is None:
             frame = g.gr_frame
             if frame is None and ts.current is g:   # switched meanwhile
                 frame = running.get(ident)
-        out.append((g, ident, _outside(frame)))
-    return out
+        yield g, ident, _outside(frame)
+        g = frame = None
+
+
+def current_frames() -> List[Tuple[Any, int, Any]]:
+    """``(greenlet, thread ident, top frame)`` for every live greenlet:
+    a running greenlet's frame from ``sys._current_frames()``, a suspended
+    one's from ``gr_frame``.  The frame is None for a greenlet that has no
+    Python frame to show.  Safe to call from any thread while others
+    switch; a snapshot, slightly stale as soon as it returns."""
+    return list(each_frame())
 
 
 def _outside(f):
