@@ -95,6 +95,8 @@ class BlockingWatch:
             return
         ident = ts.ident
         frame = sys._current_frames().get(ident)
+        if frame is None:
+            return      # the thread ended (PyPy tells its state late)
         g = ts.current
         stack = traceback.StackSummary.extract(
             _walk(tracing._outside(frame)), capture_locals=False)

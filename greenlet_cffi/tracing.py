@@ -195,6 +195,7 @@ def _refresh_all():
 
 def _new_thread(ts):
     with _lock:
+        _owner[ts] = weakref.ref(threading.current_thread())
         ref_cbs = _pending.pop(ts.ident, None)
         if ref_cbs:
             me = threading.current_thread()
@@ -213,11 +214,24 @@ _entry.new_thread = _new_thread
 _g._hooks = _entry
 
 
+# Which Thread a state belongs to, for states made since this module was
+# imported.  Thread ids are reused, and on PyPy a thread's state learns that
+# its thread ended only when the GC frees the thread's locals: an id alone
+# may name an ended thread's state.
+_owner = weakref.WeakKeyDictionary()
+
+
 def _state_of(thread):
+    found = None
     for ts in _states():
         if ts.alive and ts.ident == thread.ident:
-            return ts
-    return None
+            owner = _owner.get(ts)
+            if owner is not None:
+                if owner() is thread:
+                    return ts
+            elif found is None:
+                found = ts
+    return found
 
 
 class Listener:
