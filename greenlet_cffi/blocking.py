@@ -113,10 +113,7 @@ class BlockingWatch:
 
 def _walk(frame):
     """(frame, lineno) from the outermost caller to frame."""
-    out = []
-    while frame is not None:
-        out.append((frame, frame.f_lineno))
-        frame = frame.f_back
+    out = [(f, f.f_lineno) for f in tracing.frames_from(frame)]
     out.reverse()
     return out
 

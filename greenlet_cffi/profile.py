@@ -80,11 +80,11 @@ class Recorder:
 
     def _info(self, g, thread_id=None) -> GreenletInfo:
         entry = self._ids.get(id(g))
-        if entry is not None and entry[0]() is g:
+        if entry is not None and (entry[0] is None or entry[0]() is g):
             return entry[1]
         with self._lock:
             entry = self._ids.get(id(g))
-            if entry is not None and entry[0]() is g:
+            if entry is not None and (entry[0] is None or entry[0]() is g):
                 return entry[1]
             if thread_id is None:
                 ts = g._greenlet__ts
@@ -102,7 +102,13 @@ class Recorder:
             def forget(ref, key=key):
                 if ids.get(key, (None,))[0] is ref:
                     del ids[key]
-            self._ids[key] = (weakref.ref(g, forget), info)
+            try:
+                ref = weakref.ref(g, forget)
+            except TypeError:
+                # Garbage being killed (PyPy: its weak references are gone
+                # already): known by id until its "finish".
+                ref = None
+            self._ids[key] = (ref, info)
             return info
 
     # -- the listener ----------------------------------------------------------
@@ -143,6 +149,8 @@ class Recorder:
             info.outcome = "raised %s" % type(value).__name__ if outcome == "raised" \
                 else outcome
             self._ended[info.id] = _now()
+            if self._ids.get(id(g), (0,))[0] is None:
+                del self._ids[id(g)]
         elif event == "collect":
             info = self._info(args[0])
             self.recording.instants.append((info.id, threading.get_ident(), _now(),

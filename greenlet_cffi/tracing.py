@@ -17,7 +17,9 @@ later), or of one ``threading.Thread``; it returns a handle whose
               to, about to be killed with ``GreenletExit``; called in its own
               thread outside any garbage-collection pass (as its kill is),
               never from a finalizer, so the greenlet is a real one that is
-              safe to look at; ``"finish"`` with ``"killed"`` follows
+              safe to look at (where the GC finds it, PyPy, its weak
+              references are already cleared and no new one can be made);
+              ``"finish"`` with ``"killed"`` follows
 
 As with ``settrace``, unpack ``args`` only for events you know: more may come.
 A listener that raises is reported through ``sys.unraisablehook`` and stays
@@ -42,9 +44,13 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 from . import _greenlet as _g
 
 __all__ = ["add_listener", "Listener", "live_greenlets", "current_frames",
-           "each_frame", "stack_of"]
+           "each_frame", "stack_of", "frames_from"]
 
 _PKG_DIR = _g._PKG_DIR
+# PyPy: reading the frames of a greenlet suspended in another thread while
+# that thread switches can hang the reader (seen with 4 threads switching,
+# PyPy 7.3.11): those greenlets are listed without a frame there.
+_PYPY = sys.implementation.name == "pypy"
 _lock = threading.RLock()
 _everywhere = ()            # process-wide listener callbacks
 _bound = weakref.WeakKeyDictionary()    # thread state -> its own listeners
@@ -87,13 +93,18 @@ class _ThreadHook:
 
     def start(self, g, run):
         if self.registry:
-            _live.add(weakref.ref(g, _live.discard))
+            _live.add(weakref.ref(g, _live.discard))    # g is not garbage here
         if self.listeners:
             self._emit("start", (g, run))
 
     def finish(self, g, result, exc):
         if self.registry:
-            _live.discard(weakref.ref(g))
+            try:
+                _live.discard(weakref.ref(g))
+            except TypeError:
+                # A greenlet killed because it is garbage (PyPy): its weak
+                # references are cleared, and ours left _live with them.
+                pass
         if self.listeners:
             if exc is None:
                 self._emit("finish", (g, "returned", result))
@@ -324,8 +335,10 @@ def _enable_registry():
         _refresh_all()
         # Greenlets that started before: found once, the slow way.
         for obj in gc.get_objects():
-            if isinstance(obj, _g.greenlet) and obj._greenlet__parent is not None \
-                    and obj._greenlet__state == _g._STARTED \
+            # getattr: another thread may be making one (slots not set yet).
+            if isinstance(obj, _g.greenlet) \
+                    and getattr(obj, "_greenlet__parent", None) is not None \
+                    and getattr(obj, "_greenlet__state", None) == _g._STARTED \
                     and obj._greenlet__ts.alive:
                 _live.add(weakref.ref(obj, _live.discard))
 
@@ -372,7 +385,7 @@ def each_frame() -> Iterator[Tuple[Any, int, Any]]:
             frame = running.get(ident)
             if frame is not None and ident == here:
                 frame = sys._getframe(1)
-        if frame is None:
+        if frame is None and (ident == here or not _PYPY):
             frame = g.gr_frame
             if frame is None and ts.current is g:   # switched meanwhile
                 frame = running.get(ident)
@@ -391,10 +404,20 @@ def current_frames() -> List[Tuple[Any, int, Any]]:
 
 def _outside(f):
     """The first frame at or below f that is not the switch machinery."""
-    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR) \
-            and _machinery(f.f_code.co_filename):
-        f = f.f_back
-    return f
+    for f in frames_from(f):
+        if not _machinery(f.f_code.co_filename):
+            return f
+    return None
+
+
+def frames_from(frame) -> Iterator[Any]:
+    """frame, its caller, and so on, each once: on PyPy the f_back chain of
+    a suspended greenlet's frames comes back round to its top frame."""
+    seen = set()
+    while frame is not None and id(frame) not in seen:
+        seen.add(id(frame))
+        yield frame
+        frame = frame.f_back
 
 
 _MACHINERY = ("_greenlet.py", "_backend_cpython.py", "_backend_pypy.py",
@@ -402,19 +425,17 @@ _MACHINERY = ("_greenlet.py", "_backend_cpython.py", "_backend_pypy.py",
 
 
 def _machinery(filename):
-    return os.path.basename(filename) in _MACHINERY
+    return filename.startswith(_PKG_DIR) and os.path.basename(filename) in _MACHINERY
 
 
 def stack_of(frame) -> List[Tuple[str, str, int]]:
     """(function, file, line) for frame and its callers, outermost first,
     without the switch machinery's frames."""
     out = []
-    f = frame
-    while f is not None:
+    for f in frames_from(frame):
         code = f.f_code
-        if not (code.co_filename.startswith(_PKG_DIR) and _machinery(code.co_filename)):
+        if not _machinery(code.co_filename):
             out.append((getattr(code, "co_qualname", code.co_name),
                         code.co_filename, f.f_lineno))
-        f = f.f_back
     out.reverse()
     return out

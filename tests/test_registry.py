@@ -1,0 +1,158 @@
+"""greenlet_cffi.tracing's registry: live_greenlets(), current_frames()."""
+import gc
+import sys
+import threading
+import weakref
+
+import greenlet_cffi
+from greenlet_cffi import getcurrent, greenlet, tracing
+
+
+def collect():
+    for _ in range(4):
+        gc.collect()
+
+
+def parked():
+    getcurrent().parent.switch()
+
+
+def test_live_greenlets_started_unfinished_only():
+    main = getcurrent()
+    started = greenlet(parked)
+    started.switch()
+    unstarted = greenlet(parked)
+    finished = greenlet(lambda: None)
+    finished.switch()
+    live = tracing.live_greenlets()
+    assert main in live
+    assert started in live
+    assert unstarted not in live
+    assert finished not in live
+    started.switch()            # it finishes
+    assert started not in tracing.live_greenlets()
+
+
+def test_registry_is_weak():
+    g = greenlet(parked)
+    g.switch()
+    tracing.live_greenlets()
+    ref = weakref.ref(g)
+    g.throw()       # end it: what killing would do, without depending on GC
+    del g
+    collect()
+    assert ref() is None
+    h = greenlet(parked)
+    h.switch()
+    assert h in tracing.live_greenlets()
+    ref = weakref.ref(h)
+    del h           # killed on collection; the registry does not keep it
+    collect()
+    getcurrent()
+    assert ref() is None
+    assert all(g is not None for g in tracing.live_greenlets())
+
+
+def test_current_frames_running_and_suspended():
+    def inner_park():
+        getcurrent().parent.switch()
+
+    def run():
+        inner_park()
+    g = greenlet(run)
+    g.switch()
+    frames = {gr: (ident, f) for gr, ident, f in tracing.current_frames()}
+    ident, f = frames[g]
+    assert ident == threading.get_ident()
+    assert f.f_code.co_name == "inner_park"
+    assert f.f_back.f_code.co_name == "run"
+    ident, f = frames[getcurrent()]
+    assert f.f_code is sys._getframe().f_code       # the caller, not the registry
+    g.switch()
+
+
+def test_current_frames_other_thread_running(check_script):
+    lines = check_script("""
+        import threading, time
+        from greenlet_cffi import greenlet, getcurrent, tracing
+        tracing.live_greenlets()
+        inside, stop = threading.Event(), threading.Event()
+        def spinning_in_greenlet():
+            inside.set()
+            while not stop.is_set():
+                time.sleep(0.001)
+        def thread_main():
+            greenlet(spinning_in_greenlet).switch()
+        t = threading.Thread(target=thread_main)
+        t.start()
+        inside.wait()
+        found = [(g, f) for g, ident, f in tracing.current_frames() if ident == t.ident]
+        names = sorted((g.parent is None, f.f_code.co_name) for g, f in found)
+        print(names)
+        stop.set()
+        t.join()
+    """)
+    # Its main greenlet is suspended in the switch; its other one runs.
+    assert lines == ["[(False, 'spinning_in_greenlet'), (True, 'thread_main')]"]
+
+
+def test_greenlets_started_before_the_registry(check_script):
+    lines = check_script("""
+        from greenlet_cffi import greenlet, getcurrent
+        def parked():
+            getcurrent().parent.switch()
+        early = greenlet(parked)
+        early.switch()
+        from greenlet_cffi import tracing      # nothing kept until now
+        print(early in tracing.live_greenlets())
+    """)
+    assert lines == ["True"]
+
+
+def test_registry_under_four_switching_threads(check_script):
+    lines = check_script("""
+        import sys, threading, time
+        from greenlet_cffi import greenlet, getcurrent, tracing
+        WORKERS = {"ping", "pong", "worker", "spawner"}
+        stop = threading.Event()
+        errors = []
+        threading.excepthook = lambda a: errors.append(repr(a.exc_value))
+        def ping(n):
+            while n:
+                n = getcurrent().parent.switch(n - 1)
+        def pong():
+            return 1
+        def worker():
+            while not stop.is_set():
+                g = greenlet(ping)
+                n = g.switch(200)
+                while not g.dead:
+                    n = g.switch(n)
+                for _ in range(20):
+                    greenlet(pong).switch()
+        def spawner():
+            worker()
+        threads = [threading.Thread(target=spawner) for _ in range(4)]
+        for t in threads:
+            t.start()
+        reads = frames = 0
+        bad = []
+        deadline = time.time() + 2.0
+        try:
+            while time.time() < deadline:
+                for g, ident, f in tracing.current_frames():
+                    reads += 1
+                    if f is None:
+                        continue
+                    frames += 1
+                    names = set(f.f_code.co_name for f in tracing.frames_from(f))
+                    if not names & (WORKERS | {"<module>"}):
+                        bad.append(sorted(names))
+        finally:
+            stop.set()
+        for t in threads:
+            t.join()
+        left = [g for g in tracing.live_greenlets() if g.parent is not None]
+        print(reads > 100, frames > 100, bad[:3], left, errors)
+    """, timeout=120)
+    assert lines == ["True True [] [] []"]
