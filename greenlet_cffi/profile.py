@@ -78,13 +78,13 @@ class Recorder:
 
     # -- greenlets -> ids ------------------------------------------------------
 
-    def _info(self, g, thread_id=None) -> GreenletInfo:
+    def _info(self, g, thread_id=None, new=False) -> GreenletInfo:
         entry = self._ids.get(id(g))
-        if entry is not None and (entry[0] is None or entry[0]() is g):
+        if entry is not None and not new and self._same(entry, g):
             return entry[1]
         with self._lock:
             entry = self._ids.get(id(g))
-            if entry is not None and (entry[0] is None or entry[0]() is g):
+            if entry is not None and not new and self._same(entry, g):
                 return entry[1]
             if thread_id is None:
                 ts = g._greenlet__ts
@@ -111,6 +111,16 @@ class Recorder:
             self._ids[key] = (ref, info)
             return info
 
+    @staticmethod
+    def _same(entry, g):
+        ref = entry[0]
+        if ref is None:
+            return True
+        known = ref()
+        # Its weak reference is cleared while the GC kills it (PyPy); an
+        # id taken over by a new greenlet comes through "spawn" (new=True).
+        return known is g or (known is None and entry[1].outcome is None)
+
     # -- the listener ----------------------------------------------------------
 
     def _event(self, event, args):
@@ -136,7 +146,7 @@ class Recorder:
                                      type(args[2]).__name__))
         elif event == "spawn":
             g, creator, (filename, line) = args
-            info = self._info(g, threading.get_ident())
+            info = self._info(g, threading.get_ident(), new=True)
             info.created_at = "%s:%d" % (filename, line)
         elif event == "start":
             g, run = args
@@ -170,7 +180,8 @@ class Recorder:
         t = _now()
         for g, ident, frame in tracing.each_frame():
             if frame is not None:
-                samples.append((self._info(g).id, ident, t, tracing.stack_of(frame)))
+                samples.append((self._info(g).id, ident, t,
+                                tracing.stack_of_greenlet(g, frame)))
             g = frame = None
 
     def _on_blocking(self, blocked):
@@ -191,6 +202,7 @@ class Recorder:
         self._clocks[threading.get_ident()] = [self._info(here).id, rec.start_ns, _cpu()]
         self._listener = tracing.add_listener(self._event)
         if self.sample_hz:
+            tracing.live_greenlets()    # the registry, from now on
             self._sampler = threading.Thread(target=self._sample, daemon=True,
                                              name="greenlet_cffi-sampler")
             self._sampler.start()

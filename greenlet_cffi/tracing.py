@@ -56,7 +56,10 @@ _everywhere = ()            # process-wide listener callbacks
 _bound = weakref.WeakKeyDictionary()    # thread state -> its own listeners
 _pending = {}               # thread ident -> [(weakref to Thread, callback)]
 _needs = {"registry": False, "counting": 0}
-_live = set()               # weak references to the live greenlets
+# weak reference to a live greenlet -> the code its run started with, where
+# its stack ends (on PyPy a running greenlet's f_back chain goes on into the
+# greenlet that started it)
+_live = {}
 _hooks = weakref.WeakSet()  # every _ThreadHook in use
 
 
@@ -93,14 +96,14 @@ class _ThreadHook:
 
     def start(self, g, run):
         if self.registry:
-            _live.add(weakref.ref(g, _live.discard))    # g is not garbage here
+            _live[weakref.ref(g, _forget)] = _code_of(run)  # g is not garbage here
         if self.listeners:
             self._emit("start", (g, run))
 
     def finish(self, g, result, exc):
         if self.registry:
             try:
-                _live.discard(weakref.ref(g))
+                _live.pop(weakref.ref(g), None)
             except TypeError:
                 # A greenlet killed because it is garbage (PyPy): its weak
                 # references are cleared, and ours left _live with them.
@@ -340,7 +343,7 @@ def _enable_registry():
                     and getattr(obj, "_greenlet__parent", None) is not None \
                     and getattr(obj, "_greenlet__state", None) == _g._STARTED \
                     and obj._greenlet__ts.alive:
-                _live.add(weakref.ref(obj, _live.discard))
+                _live[weakref.ref(obj, _forget)] = None
 
 
 def _live_refs():
@@ -349,10 +352,40 @@ def _live_refs():
     out = []
     for ts in _states():
         main = ts.main
-        if ts.alive and main is not None:
+        if ts.alive and main is not None and _running(ts):
             out.append(weakref.ref(main))
     out.extend(_live.copy())    # one C call: safe against other threads
     return out
+
+
+def _running(ts):
+    """Whether ts's thread runs (PyPy marks an ended thread's state late)."""
+    owner = _owner.get(ts)
+    if owner is None:
+        return True
+    thread = owner()
+    return thread is not None and thread.is_alive()
+
+
+def _forget(ref):
+    _live.pop(ref, None)
+
+
+def _code_of(run):
+    run = getattr(run, "__func__", run)
+    return getattr(run, "__code__", None)
+
+
+def stack_of_greenlet(g, frame) -> List[Tuple[str, str, int]]:
+    """stack_of(frame), cut where g's own stack ends (at its run)."""
+    stack = stack_of(frame)
+    code = _live.get(weakref.ref(g)) if g.parent is not None else None
+    if code is not None:
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i][0] == getattr(code, "co_qualname", code.co_name) \
+                    and stack[i][1] == code.co_filename:
+                return stack[i:]
+    return stack
 
 
 def _is_live(g):

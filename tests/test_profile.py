@@ -15,7 +15,10 @@ from conftest import _child_env, _import_root
 
 
 def by_name(rec, name):
-    found = [i for i in rec.greenlets if i.name == name]
+    # (PyPy: greenlets left by other tests may be killed meanwhile, and
+    # threads that ended may still show their main greenlets.)
+    found = [i for i in rec.greenlets if i.name == name
+             and (name != "main" or i.thread_id == threading.get_ident())]
     assert len(found) == 1, (name, rec.greenlets)
     return found[0]
 
@@ -78,20 +81,25 @@ def test_recording_fields():
                                               (m.id, "ValueError")]
 
 
-def test_kill_instant_and_outcome(collect):
-    main = getcurrent()
-    with profile.record() as rec:
-        g = greenlet(lambda: main.switch())
-        g.switch()
-        del g
-        collect()
-        getcurrent()
-    r = rec.recording
-    (info,) = [i for i in r.greenlets if not i.is_main]
-    assert info.outcome == "killed"
+def test_kill_instant_and_outcome(check_script):
+    lines = check_script("""
+        import gc
+        from greenlet_cffi import greenlet, getcurrent, profile
+        main = getcurrent()
+        with profile.record() as rec:
+            g = greenlet(lambda: main.switch())
+            g.switch()
+            del g
+            for _ in range(4):
+                gc.collect()
+            getcurrent()
+        r = rec.recording
+        (info,) = [i for i in r.greenlets if i.name == "<lambda>"]
+        print(info.outcome)
+        print([x[3:] for x in r.instants if x[0] == info.id])
+    """)
     # The kill, then GreenletExit thrown into it.
-    assert [x[3:] for x in r.instants] == [("kill", "collected"), ("throw", "GreenletExit")]
-    assert r.instants[0][0] == r.instants[1][0] == info.id
+    assert lines == ["killed", "[('kill', 'collected'), ('throw', 'GreenletExit')]"]
 
 
 def test_other_threads_recorded():
@@ -122,7 +130,9 @@ def test_samples_per_greenlet():
     r = rec.recording
     sp = by_name(r, "test_samples_per_greenlet.<locals>.spinner")
     mine = [s for s in r.samples if s[0] == sp.id]
-    assert len(mine) >= 5, len(r.samples)
+    # PyPy's GIL rarely leaves a spinning thread for the sampler's, and
+    # there a greenlet suspended in another thread has no frame to sample.
+    assert len(mine) >= (1 if sys.implementation.name == "pypy" else 5), len(r.samples)
     for gid, tid, t, stack in mine:
         assert stack[-1][0].endswith("spinner") and stack[-1][1] == __file__
         assert r.start_ns <= t <= r.end_ns and tid == threading.get_ident()

@@ -87,13 +87,17 @@ def test_current_frames_other_thread_running(check_script):
         t.start()
         inside.wait()
         found = [(g, f) for g, ident, f in tracing.current_frames() if ident == t.ident]
-        names = sorted((g.parent is None, f.f_code.co_name) for g, f in found)
+        names = sorted((g.parent is None, f and f.f_code.co_name) for g, f in found)
         print(names)
         stop.set()
         t.join()
     """)
     # Its main greenlet is suspended in the switch; its other one runs.
-    assert lines == ["[(False, 'spinning_in_greenlet'), (True, 'thread_main')]"]
+    if sys.implementation.name == "pypy":
+        # No frames of greenlets suspended in other threads there.
+        assert lines == ["[(False, 'spinning_in_greenlet'), (True, None)]"]
+    else:
+        assert lines == ["[(False, 'spinning_in_greenlet'), (True, 'thread_main')]"]
 
 
 def test_greenlets_started_before_the_registry(check_script):
