@@ -67,7 +67,7 @@ class Recorder:
         self.recording = Recording(start_ns=0)
         self._lock = threading.Lock()
         self._ids: Dict[int, Any] = {}      # id(g) -> (weakref to g, info)
-        self._clocks: Dict[int, list] = {}  # thread -> [gid, since_ns, cpu_ns]
+        self._clocks: Dict[int, list] = {}  # thread -> [info running, since_ns, cpu_ns]
         self._born: Dict[int, int] = {}     # gid -> start (or first seen) ns
         self._ended: Dict[int, int] = {}    # gid -> finish ns
         self._listener = None
@@ -123,28 +123,47 @@ class Recorder:
 
     # -- the listener ----------------------------------------------------------
 
-    def _event(self, event, args):
-        if event == "switch" or event == "throw":
-            now, cpu = _now(), _cpu()
-            ident = threading.get_ident()
-            origin, target = self._info(args[0]).id, self._info(args[1])
-            target.switches_in += 1
-            clock = self._clocks.get(ident)
-            rec = self.recording
-            if clock is not None:
-                gid, since, cpu0 = clock
-                info = rec.greenlets[gid]
-                info.wall_ns += now - since
-                info.cpu_ns += cpu - cpu0
-                rec.intervals.append((gid, ident, since, now))
-                clock[0], clock[1], clock[2] = target.id, now, cpu
+    def _make_listener(self):
+        # The switch is the hot path: everything it needs is a local here.
+        ids, clocks, rec = self._ids, self._clocks, self.recording
+        add_interval, add_switch = rec.intervals.append, rec.switches.append
+        add_instant = rec.instants.append
+        now_ns, cpu_ns, get_ident = _now, _cpu, threading.get_ident
+        info_of, other = self._info, self._event
+
+        def listener(event, args):
+            if event != "switch" and event != "throw":
+                return other(event, args)
+            now = now_ns()
+            cpu = cpu_ns()
+            target = args[1]
+            entry = ids.get(id(target))
+            if entry is not None and entry[0] is not None and entry[0]() is target:
+                tinfo = entry[1]
             else:
-                self._clocks[ident] = [target.id, now, cpu]
-            rec.switches.append((origin, target.id, ident, now))
+                tinfo = info_of(target)
+            tinfo.switches_in += 1
+            ident = get_ident()
+            clock = clocks.get(ident)
+            if clock is None:       # a thread's first switch seen
+                clocks[ident] = [tinfo, now, cpu]
+                add_switch((info_of(args[0]).id, tinfo.id, ident, now))
+            else:
+                # What ran since the last switch here (args[0], normally).
+                oinfo, since, cpu0 = clock
+                oinfo.wall_ns += now - since
+                oinfo.cpu_ns += cpu - cpu0
+                add_interval((oinfo.id, ident, since, now))
+                add_switch((oinfo.id, tinfo.id, ident, now))
+                clock[0] = tinfo
+                clock[1] = now
+                clock[2] = cpu
             if event == "throw":
-                rec.instants.append((target.id, ident, now, "throw",
-                                     type(args[2]).__name__))
-        elif event == "spawn":
+                add_instant((tinfo.id, ident, now, "throw", type(args[2]).__name__))
+        return listener
+
+    def _event(self, event, args):
+        if event == "spawn":
             g, creator, (filename, line) = args
             info = self._info(g, threading.get_ident(), new=True)
             info.created_at = "%s:%d" % (filename, line)
@@ -199,8 +218,8 @@ class Recorder:
         rec = self.recording
         rec.start_ns = _now()
         here = _g.getcurrent()
-        self._clocks[threading.get_ident()] = [self._info(here).id, rec.start_ns, _cpu()]
-        self._listener = tracing.add_listener(self._event)
+        self._clocks[threading.get_ident()] = [self._info(here), rec.start_ns, _cpu()]
+        self._listener = tracing.add_listener(self._make_listener())
         if self.sample_hz:
             tracing.live_greenlets()    # the registry, from now on
             self._sampler = threading.Thread(target=self._sample, daemon=True,
@@ -224,12 +243,11 @@ class Recorder:
         rec = self.recording
         rec.end_ns = end = _now()
         here = threading.get_ident()
-        for ident, (gid, since, cpu0) in self._clocks.items():
-            info = rec.greenlets[gid]
+        for ident, (info, since, cpu0) in self._clocks.items():
             info.wall_ns += end - since
             if ident == here:       # only this thread's CPU clock is at hand
                 info.cpu_ns += _cpu() - cpu0
-            rec.intervals.append((gid, ident, since, end))
+            rec.intervals.append((info.id, ident, since, end))
         for info in rec.greenlets:
             born = self._born.get(info.id)
             if born is None:

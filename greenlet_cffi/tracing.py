@@ -83,11 +83,18 @@ class _ThreadHook:
 
     def transfer(self, exc, origin, target):
         self.switches += 1
-        if self.listeners:
+        listeners = self.listeners
+        if listeners:
+            # _emit, inlined: this is every switch.
             if exc is None:
-                self._emit("switch", (origin, target))
+                event, args = "switch", (origin, target)
             else:
-                self._emit("throw", (origin, target, exc))
+                event, args = "throw", (origin, target, exc)
+            for callback in listeners:
+                try:
+                    callback(event, args)
+                except BaseException as e:
+                    _report(e, callback, event)
         return self.user
 
     def spawn(self, g):
