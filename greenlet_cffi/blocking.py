@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, List, NamedTuple, Optional
+from types import FrameType
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from . import tracing
 
@@ -69,11 +70,12 @@ class BlockingWatch:
     def __enter__(self) -> "BlockingWatch":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def _run(self) -> None:
-        seen = {}   # hook -> [switch count, when it last changed, reported]
+        # hook -> [switch count, when it last changed, reported]
+        seen: Dict[Any, List[Any]] = {}
         while not self._stop.wait(self._period):
             now = time.monotonic()
             for hook in tracing._thread_hooks():
@@ -89,7 +91,7 @@ class BlockingWatch:
             for hook in [h for h in seen if h.ts() is None or not h.ts().alive]:
                 del seen[hook]
 
-    def _report(self, hook, seconds: float) -> None:
+    def _report(self, hook: Any, seconds: float) -> None:
         ts = hook.ts()
         if ts is None or not ts.alive or ts.ident is None:
             return
@@ -111,7 +113,7 @@ class BlockingWatch:
             log.exception("greenlet_cffi: the blocking callback failed")
 
 
-def _walk(frame):
+def _walk(frame: Optional[FrameType]) -> List[Tuple[FrameType, int]]:
     """(frame, lineno) from the outermost caller to frame."""
     out = [(f, f.f_lineno) for f in tracing.frames_from(frame)]
     out.reverse()
