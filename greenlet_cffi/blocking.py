@@ -100,8 +100,9 @@ class BlockingWatch:
         if frame is None:
             return      # the thread ended (PyPy tells its state late)
         g = ts.current
-        stack = traceback.StackSummary.extract(
-            _walk(tracing._outside(frame)), capture_locals=False)
+        top = tracing._outside(frame)
+        walked = _walk(top) if tracing.can_walk(ident) else [(top, top.f_lineno)] if top else []
+        stack = traceback.StackSummary.extract(walked, capture_locals=False)
         name = "?"
         for t in threading.enumerate():
             if t.ident == ident:

@@ -73,6 +73,7 @@ class Recorder:
         self._listener = None
         self._sampler = None
         self._watch = None
+        self._tracking = None
         self._stop = threading.Event()
         self.blocked: List[Any] = []
 
@@ -199,8 +200,8 @@ class Recorder:
         t = _now()
         for g, ident, frame in tracing.each_frame():
             if frame is not None:
-                samples.append((self._info(g).id, ident, t,
-                                tracing.stack_of_greenlet(g, frame)))
+                samples.append((self._info(g).id, ident, t, tracing.stack_of_greenlet(
+                    g, frame, tracing.can_walk(ident))))
             g = frame = None
 
     def _on_blocking(self, blocked):
@@ -221,7 +222,7 @@ class Recorder:
         self._clocks[threading.get_ident()] = [self._info(here), rec.start_ns, _cpu()]
         self._listener = tracing.add_listener(self._make_listener())
         if self.sample_hz:
-            tracing.live_greenlets()    # the registry, from now on
+            self._tracking = tracing.track_greenlets()
             self._sampler = threading.Thread(target=self._sample, daemon=True,
                                              name="greenlet_cffi-sampler")
             self._sampler.start()
@@ -238,6 +239,7 @@ class Recorder:
         self._stop.set()
         if self._sampler is not None:
             self._sampler.join()
+            self._tracking.stop()
         if self._watch is not None:
             self._watch.stop()
         rec = self.recording

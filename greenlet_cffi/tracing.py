@@ -28,10 +28,10 @@ machinery's tracing suspended (``sys.settrace`` tracers do not see them) and
 must not switch greenlets.  ``settrace``/``gettrace`` behave as before, and a
 ``settrace`` callback is called after the listeners.
 
-``live_greenlets()`` and ``current_frames()`` read a registry of the
-started, unfinished greenlets of all threads (main greenlets included); it
-holds them weakly and is kept from the first call on (until then it costs
-nothing).
+``live_greenlets()`` and ``current_frames()`` list the started, unfinished
+greenlets of all threads (main greenlets included): from a registry that
+holds them weakly while ``track_greenlets()`` keeps it (a sampler), else
+found by one walk over the GC's objects.
 """
 import gc
 import os
@@ -43,8 +43,8 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from . import _greenlet as _g
 
-__all__ = ["add_listener", "Listener", "live_greenlets", "current_frames",
-           "each_frame", "stack_of", "frames_from"]
+__all__ = ["add_listener", "Listener", "live_greenlets", "current_frames", "track_greenlets",
+           "each_frame", "stack_of", "frames_from", "can_walk"]
 
 _PKG_DIR = _g._PKG_DIR
 # PyPy: reading the frames of a greenlet suspended in another thread while
@@ -55,7 +55,7 @@ _lock = threading.RLock()
 _everywhere = ()            # process-wide listener callbacks
 _bound = weakref.WeakKeyDictionary()    # thread state -> its own listeners
 _pending = {}               # thread ident -> [(weakref to Thread, callback)]
-_needs = {"registry": False, "counting": 0}
+_needs = {"registry": 0, "counting": 0}     # how many keep each
 # weak reference to a live greenlet -> the code its run started with, where
 # its stack ends (on PyPy a running greenlet's f_back chain goes on into the
 # greenlet that started it)
@@ -190,20 +190,21 @@ def _refresh(ts):
     if not ts.alive:
         return
     listeners = _everywhere + tuple(_bound.get(ts, ()))
-    needed = bool(listeners) or _needs["registry"] or _needs["counting"] > 0
+    registry = _needs["registry"] > 0
+    needed = bool(listeners) or registry or _needs["counting"] > 0
     hook = ts.hook
     if needed:
         if hook is None:
             hook = _ThreadHook(ts)
             hook.user = ts.trace
             hook.listeners = listeners
-            hook.registry = _needs["registry"]
+            hook.registry = registry
             ts.hook = hook          # from here on settrace sets hook.user
             ts.trace = hook         # the switch path now reaches the hook
             _hooks.add(hook)
         else:
             hook.listeners = listeners
-            hook.registry = _needs["registry"]
+            hook.registry = registry
     elif hook is not None:
         ts.hook = None
         ts.trace = hook.user
@@ -337,31 +338,68 @@ def _thread_hooks():
 
 # -- the registry ---------------------------------------------------------------
 
-def _enable_registry():
+def _scan(into):
+    """The started, unfinished greenlets (main ones aside), found the slow
+    way: one walk over the objects the GC knows."""
+    for obj in gc.get_objects():
+        # getattr: another thread may be making one (slots not set yet).
+        if isinstance(obj, _g.greenlet) \
+                and getattr(obj, "_greenlet__parent", None) is not None \
+                and getattr(obj, "_greenlet__state", None) == _g._STARTED \
+                and obj._greenlet__ts.alive:
+            into[weakref.ref(obj, _forget)] = None
+
+
+class Tracking:
+    """What track_greenlets() returns: ``stop()`` (once) lets the registry
+    go when nothing else keeps it."""
+
+    def __init__(self):
+        self._on = True
+
+    def stop(self):
+        with _lock:
+            if not self._on:
+                return
+            self._on = False
+            _needs["registry"] -= 1
+            if _needs["registry"] == 0:
+                _refresh_all()
+                _live.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def track_greenlets():
+    """Keep the registry of live greenlets from now until ``stop()``: each
+    thread's hook adds a greenlet as it starts and drops it as it ends (a
+    cost on every switch of every thread, as with a listener).  Without
+    it, live_greenlets() and current_frames() walk the GC's objects."""
     with _lock:
-        if _needs["registry"]:
-            return
-        _needs["registry"] = True
-        _refresh_all()
-        # Greenlets that started before: found once, the slow way.
-        for obj in gc.get_objects():
-            # getattr: another thread may be making one (slots not set yet).
-            if isinstance(obj, _g.greenlet) \
-                    and getattr(obj, "_greenlet__parent", None) is not None \
-                    and getattr(obj, "_greenlet__state", None) == _g._STARTED \
-                    and obj._greenlet__ts.alive:
-                _live[weakref.ref(obj, _forget)] = None
+        _needs["registry"] += 1
+        if _needs["registry"] == 1:
+            _refresh_all()
+            _scan(_live)    # those that started before
+    return Tracking()
 
 
 def _live_refs():
     """Weak references to the live greenlets, main greenlets first."""
-    _enable_registry()
     out = []
     for ts in _states():
         main = ts.main
         if ts.alive and main is not None and _running(ts):
             out.append(weakref.ref(main))
-    out.extend(_live.copy())    # one C call: safe against other threads
+    if _needs["registry"] > 0:
+        out.extend(_live.copy())    # one C call: safe against other threads
+    else:
+        found = {}
+        _scan(found)
+        out.extend(found)
     return out
 
 
@@ -383,9 +421,9 @@ def _code_of(run):
     return getattr(run, "__code__", None)
 
 
-def stack_of_greenlet(g, frame) -> List[Tuple[str, str, int]]:
+def stack_of_greenlet(g, frame, walk=True) -> List[Tuple[str, str, int]]:
     """stack_of(frame), cut where g's own stack ends (at its run)."""
-    stack = stack_of(frame)
+    stack = stack_of(frame, walk)
     code = _live.get(weakref.ref(g)) if g.parent is not None else None
     if code is not None:
         for i in range(len(stack) - 1, -1, -1):
@@ -402,7 +440,8 @@ def _is_live(g):
 
 def live_greenlets() -> List[Any]:
     """The started, unfinished greenlets of all threads, main greenlets
-    included (a snapshot; the first call starts keeping the registry)."""
+    included (a snapshot: cheap while track_greenlets() is on, else one
+    walk over the GC's objects)."""
     return [g for g in (ref() for ref in _live_refs()) if _is_live(g)]
 
 
@@ -457,7 +496,18 @@ def frames_from(frame) -> Iterator[Any]:
     while frame is not None and id(frame) not in seen:
         seen.add(id(frame))
         yield frame
-        frame = frame.f_back
+        try:
+            frame = frame.f_back
+        except SystemError:     # PyPy: see can_walk()
+            return
+
+
+def can_walk(ident: int) -> bool:
+    """Whether the f_back chain of a frame running in thread ``ident`` may
+    be walked from this thread.  Not on PyPy for another thread: there
+    f_back forces the JIT's virtual frames of a thread that is running
+    (seen: SystemError "InvalidVirtualRef"); its top frame is safe to read."""
+    return not _PYPY or ident == threading.get_ident()
 
 
 _MACHINERY = ("_greenlet.py", "_backend_cpython.py", "_backend_pypy.py",
@@ -468,11 +518,11 @@ def _machinery(filename):
     return filename.startswith(_PKG_DIR) and os.path.basename(filename) in _MACHINERY
 
 
-def stack_of(frame) -> List[Tuple[str, str, int]]:
+def stack_of(frame, walk=True) -> List[Tuple[str, str, int]]:
     """(function, file, line) for frame and its callers, outermost first,
-    without the switch machinery's frames."""
+    without the switch machinery's frames (walk=False: frame alone)."""
     out = []
-    for f in frames_from(frame):
+    for f in (frames_from(frame) if walk else [frame]):
         code = f.f_code
         if not _machinery(code.co_filename):
             out.append((getattr(code, "co_qualname", code.co_name),

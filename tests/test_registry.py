@@ -4,8 +4,21 @@ import sys
 import threading
 import weakref
 
+import pytest
+
 import greenlet_cffi
 from greenlet_cffi import getcurrent, greenlet, tracing
+
+
+@pytest.fixture(autouse=True, params=["tracked", "scanned"])
+def mode(request):
+    """Each test with the registry kept (track_greenlets) and without it
+    (the GC walk)."""
+    if request.param == "tracked":
+        with tracing.track_greenlets():
+            yield request.param
+    else:
+        yield request.param
 
 
 def collect():
@@ -75,7 +88,6 @@ def test_current_frames_other_thread_running(check_script):
     lines = check_script("""
         import threading, time
         from greenlet_cffi import greenlet, getcurrent, tracing
-        tracing.live_greenlets()
         inside, stop = threading.Event(), threading.Event()
         def spinning_in_greenlet():
             inside.set()
@@ -109,15 +121,22 @@ def test_greenlets_started_before_the_registry(check_script):
         early.switch()
         from greenlet_cffi import tracing      # nothing kept until now
         print(early in tracing.live_greenlets())
+        with tracing.track_greenlets():
+            print(early in tracing.live_greenlets())
+            late = greenlet(parked)
+            late.switch()
+            print(late in tracing.live_greenlets(), len(tracing._live))
+        ts = getcurrent()._greenlet__ts
+        print(ts.hook, len(tracing._live))       # all let go
     """)
-    assert lines == ["True"]
+    assert lines == ["True", "True", "True 2", "None 0"]
 
 
-def test_registry_under_four_switching_threads(check_script):
+def test_registry_under_four_switching_threads(check_script, mode):
     lines = check_script("""
         import sys, threading, time
         from greenlet_cffi import greenlet, getcurrent, tracing
-        WORKERS = {"ping", "pong", "worker", "spawner"}
+        WORKERS = {"ping", "pong", "worker", "spawner", "switch", "_switch_to"}
         stop = threading.Event()
         errors = []
         threading.excepthook = lambda a: errors.append(repr(a.exc_value))
@@ -136,6 +155,8 @@ def test_registry_under_four_switching_threads(check_script):
                     greenlet(pong).switch()
         def spawner():
             worker()
+        if "MODE" == "tracked":
+            tracing.track_greenlets()
         threads = [threading.Thread(target=spawner) for _ in range(4)]
         for t in threads:
             t.start()
@@ -149,7 +170,8 @@ def test_registry_under_four_switching_threads(check_script):
                     if f is None:
                         continue
                     frames += 1
-                    names = set(f.f_code.co_name for f in tracing.frames_from(f))
+                    walk = tracing.frames_from(f) if tracing.can_walk(ident) else [f]
+                    names = set(f.f_code.co_name for f in walk)
                     if not names & (WORKERS | {"<module>"}):
                         bad.append(sorted(names))
         finally:
@@ -158,5 +180,5 @@ def test_registry_under_four_switching_threads(check_script):
             t.join()
         left = [g for g in tracing.live_greenlets() if g.parent is not None]
         print(reads > 100, frames > 100, bad[:3], left, errors)
-    """, timeout=120)
+    """.replace("MODE", mode), timeout=120)
     assert lines == ["True True [] [] []"]
