@@ -57,7 +57,7 @@ class _ThreadState:
     """The greenlets of one thread."""
     __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
                  "ident", "inbox", "outbox", "killing", "run", "released",
-                 "__weakref__")
+                 "hook", "__weakref__")
 
 
 class _ThreadEnd:
@@ -136,6 +136,7 @@ def _new_thread_state():
     ts.released = False
     ts.killing = False
     ts.ident = _get_ident()
+    ts.hook = None
     main = object.__new__(greenlet)
     main._greenlet__ts = ts
     main._greenlet__run = _NO_RUN
@@ -147,6 +148,8 @@ def _new_thread_state():
     _all_mains.add(main)
     _tls.state = ts
     _tls.end = _ThreadEnd(ts)
+    if _hooks is not None:
+        _hooks.new_thread(ts)
     return ts
 
 
@@ -187,13 +190,26 @@ atexit.register(_at_exit)
 def settrace(callback):
     """Set this thread's switch trace callback; return the previous one."""
     ts = _thread_state()
+    hook = ts.hook
+    if hook is not None:    # ts.trace is the hook, which calls hook.user
+        old, hook.user = hook.user, callback
+        return old
     old, ts.trace = ts.trace, callback
     return old
 
 
 def gettrace():
     """Return this thread's switch trace callback, or None."""
-    return _thread_state().trace
+    ts = _thread_state()
+    hook = ts.hook
+    return ts.trace if hook is None else hook.user
+
+
+# greenlet_cffi.tracing, once imported, sets this to its entry points, and
+# gives a thread state with listeners (or a registry, or a blocking watch)
+# a hook: ts.hook, which also takes the place of ts.trace so that the switch
+# path's one check (ts.trace is not None) leads to it.  No hook, no cost.
+_hooks = None
 
 
 # Our slots, by their mangled names: what no subclass may define.
@@ -255,6 +271,8 @@ class greenlet(_instance):
         self.__run = _NO_RUN
         self.__state = _UNSTARTED
         self.__reaper = False if _REFCOUNTED else None
+        if ts.hook is not None:
+            ts.hook.spawn(self)
         return self
 
     def __init__(self, run=_NO_RUN, parent=None):
@@ -600,6 +618,8 @@ def _kill(g):
     parent = g._greenlet__parent
     g._greenlet__parent = ts.current
     refs = _getrefcount(g) if _REFCOUNTED else 0
+    if ts.hook is not None:
+        ts.hook.collect(g)      # here, in g's thread, at a safe point
     try:
         _switch_with(g, None, None, GreenletExit(
             "greenlet_cffi: killing this greenlet, which nothing refers to any more"))
@@ -772,10 +792,20 @@ def _receive(ts):
 
 
 def _call_trace(ts, trace, exc, origin, target):
+    hook = ts.hook
+    if hook is not None:
+        # The listeners (which never raise), then settrace's callback.
+        trace = hook.transfer(exc, origin, target)
+        if trace is None:
+            return exc
     try:
         _call_traced(trace, "throw" if exc is not None else "switch", (origin, target))
     except BaseException as e:
-        ts.trace = None     # a failing callback is removed...
+        # A failing callback is removed...
+        if ts.hook is not None:
+            ts.hook.user = None
+        else:
+            ts.trace = None
         return e            # ...and its exception is raised in the target
     return exc
 
@@ -793,6 +823,8 @@ def _begin():
     if ts.trace is not None:
         exc = _call_trace(ts, ts.trace, exc, origin, ts.current)
     del origin
+    if ts.hook is not None and exc is None:
+        ts.hook.start(self, run)
     # Dropping what run was set to may run a __del__ that switches away,
     # from this greenlet (as in greenlet).
     self._greenlet__run = None
@@ -812,6 +844,8 @@ def _finish(result, exc):
     further up), starting the parent if it never ran; return the handle of
     the greenlet to go to."""
     ts = _tls.state
+    if ts.hook is not None:
+        ts.hook.finish(ts.current, result, exc)
     ts.inbox = ()           # a switch is in flight: no kill may run now
     dead = ts.current
     dead._greenlet__state = _DEAD
