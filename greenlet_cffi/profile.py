@@ -271,23 +271,21 @@ class Recorder:
         or "speedscope"; by default from the file name (.speedscope.json)."""
         if format is None:
             format = "speedscope" if path.endswith(".speedscope.json") else "chrome"
-        write_to(self.recording, path, format)
+        period = int(1e9 / self.sample_hz) if self.sample_hz else None
+        write_to(self.recording, path, format, period)
 
     def table(self, limit: int = 50) -> str:
         return format_table(self.recording, limit)
 
 
-def write_to(recording: Recording, path: str, format: str) -> None:
+def write_to(recording: Recording, path: str, format: str,
+             sample_interval_ns: Optional[int] = None) -> None:
+    """Write recording to path; sample_interval_ns: the sampler's period."""
     if format not in ("chrome", "speedscope"):
         raise ValueError("format must be 'chrome' or 'speedscope', not %r" % (format,))
-    try:
-        from . import _formats     # the writers live with the format code
-        writer = getattr(_formats, "write_" + format)
-    except (ImportError, AttributeError) as e:
-        raise RuntimeError("greenlet_cffi: no writer for the %s format here (%s)"
-                           % (format, e)) from None
+    from . import _formats     # the writers live with the format code
     with open(path, "w", encoding="utf-8") as fp:
-        writer(recording, fp)
+        _formats.write(recording, fp, format, sample_interval_ns)
 
 
 def record(sample_hz: float = 0, max_blocking: Optional[float] = None) -> Recorder:

@@ -15,14 +15,12 @@ import viewer_harness  # noqa: E402
 
 DEMO = os.path.join(os.path.dirname(TESTS), "examples", "producer_consumer.py")
 
-# The recording comes from tests/demo_recorder.py, a stand-in for
-# `python -m greenlet_cffi.profile -o FILE --format FMT DEMO` until the
-# profiler is wired in.
+# The recording is the profiler's, run as a user would:
+# python -m greenlet_cffi.profile -o FILE --format FMT [--sample-hz N] DEMO 150
 RECORD = """
 import sys
-sys.path.insert(0, %r)
-import demo_recorder
-demo_recorder.main(["--format", %r, "-o", %r, %r, "150"])
+from greenlet_cffi import profile
+sys.exit(profile.main(["-o", %r, "--format", %r] + %r + [%r, "150"]))
 """
 
 
@@ -48,7 +46,8 @@ def artifacts_fixture(tmp_path):
 def record(check_script, fmt, out):
     if not os.path.isfile(DEMO):
         pytest.skip("examples/producer_consumer.py is not here (an sdist?)")
-    check_script(RECORD % (TESTS, fmt, out, DEMO), timeout=120)
+    sampling = ["--sample-hz", "1000"] if fmt == "speedscope" else []
+    check_script(RECORD % (out, fmt, sampling, DEMO), timeout=120)
     with open(out) as fp:
         return json.load(fp)
 
@@ -103,7 +102,9 @@ def test_chrome_trace(viewer, check_script, artifacts, tmp_path, capsys):
             ends.setdefault(e["id"], []).append(e["ph"])
             assert any(a <= e["ts"] <= b for a, b in slices[e["tid"]]), e
     assert len(ends) > 100 and all(sorted(v) == ["f", "s"] for v in ends.values())
-    assert any(e["ph"] == "i" and e["name"] == "kill" for e in doc["traceEvents"])
+    # the consumers are killed: GreenletExit thrown into them
+    assert any(e["ph"] == "i" and e["name"] == "throw" and "GreenletExit" in json.dumps(e)
+               for e in doc["traceEvents"])
     shot = shot_name(artifacts, "chrome")
     page = viewer_harness.load_in_speedscope(out, shot)
     check_page(page, shot, names, capsys)
