@@ -831,19 +831,19 @@ def _fast_switch(here, self, value, given):
     ``here`` is this thread's _ThreadState as the core knows it (None before
     its first greenlet), so a greenlet of this thread is one whose state is
     ``here``: no thread id to ask for.  The rest is switch()'s own fast path,
-    without its argument tuple and dict."""
+    without its argument tuple and dict, and without _Reaper (refcounted)."""
     try:
         ts = self._greenlet__ts
-        go = (ts is here and self._greenlet__state == _STARTED and not ts.doomed
-              and ts.current is not self)
     except AttributeError:      # made without greenlet.__new__
-        go = False
-    if not go:
-        ts = here = None
-        return _switch_py(self, value) if given else _switch_py(self)
+        return _switch_slow(self, value, given)
+    # Written as separate tests: each compiles to one specialized jump.
+    if ts is not here:
+        return _switch_slow(self, value, given)
+    if self._greenlet__state != _STARTED:
+        return _switch_slow(self, value, given)
     origin = ts.current
-    if origin._greenlet__reaper is None:
-        origin._greenlet__reaper = _Reaper(origin)
+    if origin is self or ts.doomed:
+        return _switch_slow(self, value, given)
     ts.inbox = (origin, value)
     ts.current = self
     handle = self._greenlet__handle
@@ -860,7 +860,11 @@ def _fast_switch(here, self, value, given):
     return _receive(ts)
 
 
-_b.untraced_methods(greenlet, ("switch", "throw"), _fast_switch)
+def _switch_slow(self, value, given):
+    return _switch_py(self, value) if given else _switch_py(self)
+
+
+_b.untraced_methods(greenlet, ("switch", "throw"), _fast_switch if _REFCOUNTED else None)
 # Where the backend can hide Python frames from tracers, profilers and
 # f_back walks (PyPy), every function of this module is hidden, as C code
 # would be (on CPython switch() and throw() above are C methods instead).
