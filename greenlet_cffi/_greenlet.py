@@ -864,7 +864,10 @@ def _switch_slow(self, value, given):
     return _switch_py(self, value) if given else _switch_py(self)
 
 
-_b.untraced_methods(greenlet, ("switch", "throw"), _fast_switch if _REFCOUNTED else None)
+# _fast_switch is OFF: with it, tests/test_stress.py::test_threads_under_stress
+# fails 6 times in 7 (greenlets dropped by other threads never killed);
+# cause not found yet (issue 10).  Turn on: pass _fast_switch if _REFCOUNTED.
+_b.untraced_methods(greenlet, ("switch", "throw"), None)
 # Where the backend can hide Python frames from tracers, profilers and
 # f_back walks (PyPy), every function of this module is hidden, as C code
 # would be (on CPython switch() and throw() above are C methods instead).
