@@ -234,20 +234,151 @@ def bench_switch_thread(mod, n):
         t.join()
 
 
-Workload = collections.namedtuple("Workload", "name func unit scale fixed_n")
+# -- the issue-10 program: garbage chains of suspended greenlets
+
+def _garbage_chain(mod, n):
+    """n greenlets, each parked in its predecessor's switch, passing a value
+    along; all stay suspended and become garbage (the issue-10 program)."""
+    getcurrent = mod.getcurrent
+
+    def link(nxt):
+        v = getcurrent().parent.switch()
+        nxt.switch(v + 1)
+    start = getcurrent()
+    for _ in range(n):
+        g = mod.greenlet(link)
+        g.switch(start)
+        start = g
+    start.switch(0)
+
+
+def bench_chain_garbage(mod, n):
+    t0 = perf_counter()
+    _garbage_chain(mod, n)
+    return perf_counter() - t0, n
+
+
+def bench_gc_chain_garbage(mod, n):
+    _garbage_chain(mod, n)
+    t0 = perf_counter()
+    gc.collect()
+    return perf_counter() - t0, 1
+
+
+# -- server-like: many greenlets alive
+
+ROUND_ROBIN = 10000     # greenlets a scheduler switches through
+ALIVE = 100000          # greenlets kept suspended during churn and gc_alive
+SERVER_FRAMES = 4       # Python frames each of them is suspended in
+
+
+def _parked(mod, count, frames):
+    """count greenlets, each suspended `frames` Python frames deep in a loop
+    that switches back to main whenever it is resumed."""
+    main = mod.getcurrent()
+
+    def serve():
+        sw = main.switch
+        while True:
+            sw()
+
+    def run():
+        _deep(frames, serve)
+    new = mod.greenlet
+    out = []
+    for _ in range(count):
+        g = new(run)
+        g.switch()
+        out.append(g)
+    return out
+
+
+def _kill_all(gs):
+    for g in gs:
+        g.throw()       # GreenletExit: each one ends at once, now, untimed
+
+
+def bench_round_robin(mod, n):
+    """A scheduler (main) resumes 10,000 greenlets parked a few frames deep,
+    round-robin; one resume and the switch back count as 2 switches."""
+    workers = _parked(mod, ROUND_ROBIN, SERVER_FRAMES)
+    rounds = max(1, n // ROUND_ROBIN)
+    switches = [g.switch for g in workers]
+    t0 = perf_counter()
+    for _ in range(rounds):
+        for sw in switches:
+            sw()
+    elapsed = perf_counter() - t0
+    del switches
+    _kill_all(workers)
+    return elapsed, 2 * rounds * ROUND_ROBIN
+
+
+_alive = {}     # module -> its parked greenlets (see release_alive)
+_alive_count = [ALIVE]      # --quick: fewer
+
+
+def _population(mod):
+    if mod not in _alive:
+        _alive[mod] = _parked(mod, _alive_count[0], SERVER_FRAMES)
+    return _alive[mod]
+
+
+def release_alive():
+    for gs in _alive.values():
+        _kill_all(gs)
+    _alive.clear()
+    gc.collect()
+
+
+def bench_churn(mod, n):
+    """With ALIVE greenlets suspended: spawn one that parks, then kill it."""
+    _population(mod)
+    new = mod.greenlet
+    main = mod.getcurrent()
+
+    def parks():
+        main.switch()
+    t0 = perf_counter()
+    for _ in range(n):
+        g = new(parks)
+        g.switch()
+        g.throw()
+    return perf_counter() - t0, n
+
+
+def bench_gc_alive(mod, n):
+    """gc.collect() with ALIVE greenlets suspended."""
+    _population(mod)
+    t0 = perf_counter()
+    for _ in range(n):
+        gc.collect()
+    return perf_counter() - t0, n
+
+
+Workload = collections.namedtuple("Workload", "name func unit scale fixed_n total")
+Workload.__new__.__defaults__ = (False,)
+# In this order in the one-process sequence.
 WORKLOADS = [
     Workload("switch", bench_switch, "ns/switch", 1e9, None),
     Workload("switch_value", bench_switch_value, "ns/switch", 1e9, None),
     Workload("switch_deep", bench_switch_deep, "ns/switch", 1e9, None),
     Workload("spawn", bench_spawn, "us/greenlet", 1e6, None),
-    Workload("chain", bench_chain, "us/greenlet", 1e6, CHAIN_LENGTH),
+    Workload("chain", bench_chain, "us/greenlet", 1e6, CHAIN_LENGTH, True),
     Workload("getcurrent", bench_getcurrent, "ns/call", 1e9, None),
     Workload("throw", bench_throw, "ns/throw", 1e9, None),
     Workload("switch_traced", bench_switch_traced, "ns/switch", 1e9, None),
     # Long enough to span many of the interpreter's 5 ms GIL switch
     # intervals, so that sharing the GIL with the busy thread is measured.
-    Workload("switch_thread", bench_switch_thread, "ns/switch", 1e9, THREAD_ROUND_TRIPS),
+    Workload("switch_thread", bench_switch_thread, "ns/switch", 1e9, THREAD_ROUND_TRIPS, True),
+    Workload("chain_garbage", bench_chain_garbage, "us/greenlet", 1e6, 10000),
+    Workload("gc_chain_garbage", bench_gc_chain_garbage, "ms/collect", 1e3, 10000),
+    Workload("round_robin", bench_round_robin, "ns/switch", 1e9, 5 * ROUND_ROBIN),
+    Workload("churn", bench_churn, "us/greenlet", 1e6, 20000),
+    Workload("gc_alive", bench_gc_alive, "ms/collect", 1e3, 3),
 ]
+# Keep ALIVE greenlets suspended (released after them, or after a round).
+ALIVE_USERS = ("churn", "gc_alive")
 NAMES = [w.name for w in WORKLOADS] + ["memory"]
 
 
@@ -258,36 +389,100 @@ def _timed(work, mod, n):
     return work.func(mod, n)
 
 
-def measure(work, impls, cfg):
-    """Returns ({impl: best seconds per op}, {impl: seconds of that run}, n)."""
+def calibrate(work, impls, cfg):
+    """Warm both up; the n both are timed with."""
     if work.fixed_n:
         # Warm up both, small first: PyPy's bundled greenlet retains ~85 KB per
         # greenlet started while the JIT is still tracing (100,000: 45 s, 8 GB).
-        n = work.fixed_n // cfg.shrink
+        n = max(1, work.fixed_n // cfg.shrink)
         for warm_n in (min(1000, n), n):
             for _, mod in impls:
                 _timed(work, mod, warm_n)
-    else:
-        # Warm up both and grow n until three runs in a row of the slower impl
-        # take >= target (runs while a JIT compiles are slow and do not count).
-        n, long_enough = 16, 0
-        while long_enough < 3:
-            slowest = max(_timed(work, mod, n)[0] for _, mod in impls)
-            if slowest >= cfg.target:
-                long_enough += 1
-            else:
-                long_enough = 0
-                n = int(n * min(10.0, max(2.0, 1.2 * cfg.target / max(slowest, 1e-9))))
-    best = {}
+        return n
+    # Warm up both and grow n until three runs in a row of the slower impl
+    # take >= target (runs while a JIT compiles are slow and do not count).
+    n, long_enough = 16, 0
+    while long_enough < 3:
+        slowest = max(_timed(work, mod, n)[0] for _, mod in impls)
+        if slowest >= cfg.target:
+            long_enough += 1
+        else:
+            long_enough = 0
+            n = int(n * min(10.0, max(2.0, 1.2 * cfg.target / max(slowest, 1e-9))))
+    return n
+
+
+def measure(work, impls, cfg):
+    """Per-workload mode: returns ({impl: [seconds per op of each repeat]},
+    {impl: seconds of its best repeat}, n)."""
+    n = calibrate(work, impls, cfg)
+    per_op = {}
     total = {}
     for r in range(cfg.repeats):
         order = impls if r % 2 == 0 else impls[::-1]
         for name, mod in order:
             elapsed, ops = _timed(work, mod, n)
-            if name not in best or elapsed / ops < best[name]:
-                best[name] = elapsed / ops
+            if name not in per_op or elapsed / ops < min(per_op[name]):
                 total[name] = elapsed
-    return best, total, n
+            per_op.setdefault(name, []).append(elapsed / ops)
+    if work.name in ALIVE_USERS:
+        release_alive()
+    return per_op, total, n
+
+
+# ---------------------------------------------------------------- sequence
+
+def sequence_child(which, plan):
+    """Runs in a fresh process, as one long-lived program would: for each
+    line read from stdin, one round of every planned workload in order,
+    answered by one JSON line {name: seconds per op}."""
+    mod = load(which)
+    works = [(w, n) for w in WORKLOADS for name, n in plan if w.name == name]
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        out = {}
+        for work, n in works:
+            elapsed, ops = _timed(work, mod, n)
+            out[work.name] = elapsed / ops
+        release_alive()         # the round's end: untimed
+        print(json.dumps(out))
+        sys.stdout.flush()
+    os._exit(0)                 # skip killing greenlets at shutdown
+
+
+def run_sequence(plan, rounds, alive):
+    """One child process per implementation runs every workload of `plan`
+    ((name, n), in order) in sequence, `rounds` times; rounds alternate
+    between the two children.  Returns {impl: {name: [seconds per op]}}."""
+    kids = {}
+    for which in ("ours", "reference"):
+        cmd = [sys.executable, os.path.abspath(__file__), "--_sequence-child", which,
+               "--_plan", json.dumps(plan), "--_alive", str(alive)]
+        kids[which] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       universal_newlines=True)
+    times = {which: {} for which in kids}
+    try:
+        for r in range(rounds):
+            order = ("ours", "reference") if r % 2 == 0 else ("reference", "ours")
+            for which in order:
+                kid = kids[which]
+                kid.stdin.write("round\n")
+                kid.stdin.flush()
+                line = kid.stdout.readline()
+                if not line:
+                    raise RuntimeError("sequence child for %s died (rc=%s)"
+                                       % (which, kid.wait()))
+                for name, t in json.loads(line).items():
+                    times[which].setdefault(name, []).append(t)
+    finally:
+        for kid in kids.values():
+            try:
+                kid.stdin.close()
+            except OSError:
+                pass
+            kid.wait()
+    return times
 
 
 # ---------------------------------------------------------------- memory
@@ -364,16 +559,28 @@ def fmt(x):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="few short repeats (whole run ~15 s), for tests/CI")
+                    help="few short repeats, for tests/CI")
     ap.add_argument("--only", metavar="NAME",
                     help="comma-separated workloads: " + ", ".join(NAMES))
+    ap.add_argument("--mode", choices=("both", "workload", "sequence"), default="both",
+                    help="each workload on its own, all in sequence in one "
+                         "process per implementation, or both (default)")
+    ap.add_argument("--rounds", type=int, metavar="R",
+                    help="rounds of the sequence (default 7, 5 with --quick)")
     ap.add_argument("--json", metavar="FILE", help="also write results as JSON")
     ap.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
     ap.add_argument("--_memory-count", dest="memory_count", type=int,
                     default=MEMORY_COUNT, help=argparse.SUPPRESS)
+    ap.add_argument("--_sequence-child", dest="sequence_child", help=argparse.SUPPRESS)
+    ap.add_argument("--_plan", dest="plan", help=argparse.SUPPRESS)
+    ap.add_argument("--_alive", dest="alive", type=int, default=ALIVE,
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    _alive_count[0] = args.alive
     if args.memory_child:
         memory_child(args.memory_child, args.memory_count)
+    if args.sequence_child:
+        sequence_child(args.sequence_child, json.loads(args.plan))
 
     selected = NAMES
     if args.only:
@@ -384,7 +591,9 @@ def main(argv=None):
                      % (", ".join(unknown), ", ".join(NAMES)))
     cfg = argparse.Namespace(target=0.01 if args.quick else 0.1,
                              repeats=9 if args.quick else 7,
-                             shrink=10 if args.quick else 1)
+                             shrink=10 if args.quick else 1,
+                             rounds=args.rounds or (5 if args.quick else 7))
+    _alive_count[0] = ALIVE // cfg.shrink
 
     ref, ours = load("reference"), load("ours")
     impls = [("ours", ours), ("reference", ref)]
@@ -396,58 +605,104 @@ def main(argv=None):
         ("greenlet_cffi backend", getattr(ours, "BACKEND", "?")),
         ("reference greenlet", "%s (%s)" % (getattr(ref, "__version__", "?"),
                                             getattr(ref, "__file__", "?"))),
-        ("mode", "quick" if args.quick else "full"),
-        ("repeats", "best of %d, alternating" % cfg.repeats),
+        ("mode", ("quick" if args.quick else "full") + ", " + args.mode),
+        ("per workload", "best and worst of %d repeats, alternating, both in "
+                         "this process" % cfg.repeats),
+        ("sequence", "every workload in order, one fresh process per "
+                     "implementation, %d rounds alternating between them"
+                     % cfg.rounds),
     ])
     for k, v in header.items():
         print("%-22s %s" % (k + ":", v))
     if ours.greenlet is ref.greenlet:
         print("NOTE: greenlet_cffi.greenlet IS the reference class (a shim?): "
               "ratios should be ~1.0")
-    print()
 
     rows = []
     failed = False
-    cols = "%-15s %-15s %12s %12s %8s"
-    print(cols % ("workload", "unit", "ours", "reference", "ratio"))
-    print(cols % ("-" * 15, "-" * 15, "-" * 12, "-" * 12, "-" * 8))
+    cols = "%-19s %-15s %10s %10s %7s %9s %9s"
 
-    def emit(name, unit, o, r, n=None):
+    def table(title):
+        print()
+        print(title)
+        print(cols % ("workload", "unit", "ours", "reference", "ratio",
+                      "ours w/b", "ref w/b"))
+        print(cols % ("-" * 19, "-" * 15, "-" * 10, "-" * 10, "-" * 7, "-" * 9, "-" * 9))
+
+    def emit(mode, name, unit, o, r, n=None, o_all=None, r_all=None):
+        """o, r: best; o_all, r_all: every repeat (same unit)."""
         ratio = o / r if o is not None and r else None
+        ow = max(o_all) / o if o_all and o else None
+        rw = max(r_all) / r if r_all and r else None
         rows.append(collections.OrderedDict([
-            ("workload", name), ("unit", unit), ("ours", o), ("reference", r),
-            ("ratio", ratio), ("n", n)]))
-        print(cols % (name, unit, fmt(o), fmt(r), fmt(ratio)))
+            ("mode", mode), ("workload", name), ("unit", unit), ("ours", o),
+            ("reference", r), ("ratio", ratio), ("ours_worst", o_all and max(o_all)),
+            ("reference_worst", r_all and max(r_all)), ("n", n)]))
+        print(cols % (name, unit, fmt(o), fmt(r), fmt(ratio),
+                      fmt(ow) if ow else "", fmt(rw) if rw else ""))
         sys.stdout.flush()
 
     start = perf_counter()
-    for work in WORKLOADS:
-        if work.name not in selected:
-            continue
+    plan = []
+    works = [w for w in WORKLOADS if w.name in selected]
+    if args.mode != "sequence":
+        table("Each workload on its own (best of %d repeats; w/b = worst/best)"
+              % cfg.repeats)
+    for work in works:
         try:
-            best, total, n = measure(work, impls, cfg)
+            if args.mode == "sequence":
+                n = calibrate(work, impls, cfg)
+                if work.name in ALIVE_USERS:
+                    release_alive()
+                plan.append((work.name, n))
+                continue
+            per_op, total, n = measure(work, impls, cfg)
         except Exception:
             failed = True
             traceback.print_exc()
-            emit(work.name, work.unit, None, None)
+            emit("workload", work.name, work.unit, None, None)
             continue
-        emit(work.name, work.unit, best["ours"] * work.scale,
-             best["reference"] * work.scale, n)
-        if work.fixed_n:
-            emit(work.name + "_total", "ms/%d" % n, total["ours"] * 1e3,
+        plan.append((work.name, n))
+        sc = work.scale
+        emit("workload", work.name, work.unit, min(per_op["ours"]) * sc,
+             min(per_op["reference"]) * sc, n,
+             [t * sc for t in per_op["ours"]], [t * sc for t in per_op["reference"]])
+        if work.total:
+            emit("workload", work.name + "_total", "ms/%d" % n, total["ours"] * 1e3,
                  total["reference"] * 1e3, n)
     memory_method = None
-    if "memory" in selected:
+    if "memory" in selected and args.mode != "sequence":
         try:
             mem, memory_method = measure_memory(MEMORY_COUNT)
-            emit("memory", "bytes/greenlet", mem["ours"], mem["reference"],
+            emit("workload", "memory", "bytes/greenlet", mem["ours"], mem["reference"],
                  MEMORY_COUNT)
         except Exception:
             failed = True
             traceback.print_exc()
-            emit("memory", "bytes/greenlet", None, None)
+            emit("workload", "memory", "bytes/greenlet", None, None)
+    release_alive()
+    if args.mode != "workload" and plan:
+        table("All in sequence, one process each (best of %d rounds; w/b = worst/best)"
+              % cfg.rounds)
+        try:
+            seq = run_sequence(plan, cfg.rounds, _alive_count[0])
+        except Exception:
+            failed = True
+            traceback.print_exc()
+            seq = None
+        for name, n in plan:
+            work = [w for w in WORKLOADS if w.name == name][0]
+            if seq is None or name not in seq["ours"] or name not in seq["reference"]:
+                emit("sequence", name, work.unit, None, None, n)
+                continue
+            o = [t * work.scale for t in seq["ours"][name]]
+            r = [t * work.scale for t in seq["reference"][name]]
+            emit("sequence", name, work.unit, min(o), min(r), n, o, r)
     print()
-    print("ratio = ours / reference (> 1: greenlet_cffi slower or bigger)")
+    print("ratio = ours / reference, best against best (> 1: greenlet_cffi slower or bigger);")
+    print("w/b = that implementation's worst repeat / its best (a stall shows here)")
+    print("round_robin: %d greenlets %d frames deep; churn, gc_alive: %d greenlets "
+          "suspended meanwhile" % (ROUND_ROBIN, SERVER_FRAMES, _alive_count[0]))
     if memory_method:
         print("memory: RSS growth over %d greenlets suspended %d frames deep, "
               "one fresh process each, via %s" % (MEMORY_COUNT, MEMORY_FRAMES,

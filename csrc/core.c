@@ -27,6 +27,12 @@ struct gcffi_coro {
  * target: a one-argument cffi call costs half of a two-argument one. */
 static __thread gcffi_coro *running;
 
+/* The Python layer's record of this thread (its _ThreadState), borrowed: it
+ * lives as long as the thread's main greenlet, whose core clears this when
+ * freed.  switch() hands it to the layer's fast path, which so tells "a
+ * greenlet of this thread" by identity instead of asking for the thread id. */
+static __thread PyObject *thread_record;
+
 /* The Python layer's two halves of a greenlet's life (gcffi_set_entry):
  * begin() -> (run, args, kwargs) to call, or raises what was thrown into the
  * greenlet before it ran; finish(result, exception) -> the address of the
@@ -479,10 +485,40 @@ call_impl(int which, PyObject *self, PyObject *const *args, size_t nargsf,
     return r;
 }
 
+/* The layer's fast_switch(record, self, value, given) for switch() and
+ * switch(value): no tuple or dict for the arguments, and the thread's record
+ * (or None) for its thread check.  Set by gcffi_set_fast_switch. */
+static PyObject *fast_switch, *empty_tuple;
+
 static PyObject *
-method_switch(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+method_switch(PyObject *self, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
 {
-    return call_impl(0, self, args, nargs, kwnames);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames == NULL && nargs <= 1 && fast_switch != NULL) {
+        PyObject *stack[4], *r;
+        PyThreadState *ts = PyThreadState_Get();
+        stack[0] = thread_record ? thread_record : Py_None;
+        stack[1] = self;
+        stack[2] = nargs ? args[0] : empty_tuple;
+        stack[3] = nargs ? Py_True : Py_False;
+        machinery_enter(ts);
+        r = PyObject_Vectorcall(fast_switch, stack, 4, NULL);
+        machinery_leave(ts);
+        return r;
+    }
+    return call_impl(0, self, args, nargsf, kwnames);
+}
+
+int
+gcffi_set_fast_switch(uintptr_t impl)
+{
+    if (empty_tuple == NULL && (empty_tuple = PyTuple_New(0)) == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    Py_INCREF((PyObject *)impl);
+    Py_XSETREF(fast_switch, (PyObject *)impl);
+    return 0;
 }
 
 static PyObject *
@@ -593,7 +629,7 @@ coro_alloc(void)
 }
 
 gcffi_coro *
-gcffi_new_main(void)
+gcffi_new_main(uintptr_t record)
 {
     gcffi_coro *c = coro_alloc();
     if (c != NULL) {
@@ -602,6 +638,7 @@ gcffi_new_main(void)
         c->py.owned = 0;        /* its state is the live thread state */
         c->thread = PyThreadState_Get();
         running = c;
+        thread_record = (PyObject *)record;
     }
     return c;
 }
@@ -810,6 +847,10 @@ gcffi_free(gcffi_coro *c)
 {
     if (c == NULL)
         return;
+    if (c == running) {     /* this thread's main, at the thread's end */
+        running = NULL;
+        thread_record = NULL;
+    }
     if (c->py.owned) {
         /* Unstarted, finished, or suspended for good (its thread is gone). */
         Py_CLEAR(c->call);

@@ -11,7 +11,9 @@ typedef struct gcffi_coro gcffi_coro;
  * object does; see _backend_cpython.py. */
 typedef struct { gcffi_coro *coro; } gcffi_handle;
 
-gcffi_coro *gcffi_new_main(void);   /* the greenlet already running this thread */
+/* The greenlet already running this thread; record: the layer's record of
+ * the thread (borrowed, see core.c), or 0. */
+gcffi_coro *gcffi_new_main(uintptr_t record);
 gcffi_coro *gcffi_new(void);        /* an unstarted greenlet */
 void gcffi_free(gcffi_coro *c);
 /* From the greenlet running in this thread to target (unstarted or
@@ -27,6 +29,8 @@ void gcffi_set_entry(uintptr_t begin, uintptr_t finish);
 /* A C method descriptor of class cls (0: switch, 1: throw) calling
  * impl(self, *args, **kwargs) unseen by tracers; appended to out_list. */
 int gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_list);
+/* switch() and switch(value) call impl(record, self, value, given) instead. */
+int gcffi_set_fast_switch(uintptr_t impl);
 /* Suspends (1) or resumes (0) tracing, around user code the machinery runs. */
 void gcffi_machinery(int enter);
 void gcffi_rearm_finalizer(uintptr_t obj);  /* its __del__ will run again */

@@ -53,8 +53,10 @@ def _own(core):
     return handle
 
 
-def main_handle():
-    return _own(lib.gcffi_new_main())
+def main_handle(record=None):
+    # record: the layer's object for this thread, handed back to its fast
+    # switch (untraced_methods); it must outlive the handle.
+    return _own(lib.gcffi_new_main(0 if record is None else id(record)))
 
 
 def new_handle():
@@ -87,10 +89,14 @@ def set_context(handle, running, ctx):
     lib.gcffi_set_context(handle, running, 0 if ctx is None else id(ctx))
 
 
-def untraced_methods(cls, names):
+def untraced_methods(cls, names, fast_switch=None):
     """Replace cls's Python methods switch and throw by C methods that call
     them with tracing suspended: tracers and profilers see a switch as one
-    C call, as with greenlet (see csrc/core.c)."""
+    C call, as with greenlet (see csrc/core.c).  fast_switch(record, self,
+    value, given), if given, serves switch() and switch(value): record is
+    what main_handle() got in this thread (None if none yet)."""
+    if fast_switch is not None and lib.gcffi_set_fast_switch(id(fast_switch)) < 0:
+        raise RuntimeError("greenlet_cffi: cannot set the fast switch")
     for which, name in enumerate(("switch", "throw")):
         if name in names:
             out = []

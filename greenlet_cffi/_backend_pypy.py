@@ -8,9 +8,10 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
 
 ``NAME``
     ``"continulet"`` (the CPython backend's is ``"cffi"``).
-``main_handle()``
+``main_handle(record=None)``
     Called once per thread, from its original stack, before anything else
-    there: a handle for that stack, which is running.
+    there: a handle for that stack, which is running.  ``record``: the
+    layer's object for the thread (CPython hands it to ``fast_switch``).
 ``new_handle()``
     A handle for a greenlet that has not started.
 ``set_entry(begin, finish)``
@@ -28,9 +29,10 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     memory), -2 if this thread has no main handle, -3 if it is too deep in
     the recursion limit to start one (RecursionError).  Values and exceptions
     travel beside it, in the layer's own objects.
-``untraced_methods(cls, names)`` / ``call_traced(fn, *args)``
-    CPython makes switch() and throw() C methods unseen by tracers; here
-    they stay Python methods, and ``call_traced`` is a plain call.
+``untraced_methods(cls, names, fast_switch=None)`` / ``call_traced(fn, *args)``
+    CPython makes switch() and throw() C methods unseen by tracers (and
+    switch() with at most one argument calls ``fast_switch``); here they
+    stay Python methods, and ``call_traced`` is a plain call.
 ``stack_saved(handle)`` / ``trash_delete_nesting()``
     Bytes of C stack a suspended greenlet keeps in the heap; the thread's
     trashcan nesting.  None: not known here (stacklets do not tell).
@@ -145,7 +147,7 @@ def _spare(main):
         target = _switch(target)
 
 
-def main_handle():
+def main_handle(record=None):
     t = _Thread()
     h = _new(_Handle)
     h.thread = t
@@ -308,7 +310,7 @@ def set_context(handle, running, ctx):
         handle.ctx = ctx
 
 
-def untraced_methods(cls, names):
+def untraced_methods(cls, names, fast_switch=None):
     pass
 
 

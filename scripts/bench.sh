@@ -2,8 +2,12 @@
 # The main job: set up CPython 3.11, CPython 3.14 (inside the Debian root of
 # scripts/sid_root.sh) and PyPy (scripts/setup_venvs.sh) and run the
 # benchmark on each, greenlet_cffi beside that interpreter's reference
-# greenlet (PyPI's on CPython, PyPy's bundled one on PyPy), plus the C-level
-# floor of one raw switch of the core.
+# greenlet (PyPI's on CPython, PyPy's bundled one on PyPy), each workload on
+# its own and all in sequence in one process per implementation (bench.py's
+# two modes), plus the C-level floor of one raw switch of the core.
+# PyPy, full size: the bundled greenlet's sequence process grows past 14 GB
+# (its 100,000-greenlet chain in a fresh process); on a small machine pass
+# --quick or --mode workload there.
 # Usage: scripts/bench.sh [--quick] [NAME...]   (default: cp311 cp314 pypy3)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,7 +18,7 @@ from conftest import run_script
 
 IS_PYPY = platform.python_implementation() == "PyPy"
 RATIO = 4.0     # generous: the cliff was 100x and more
-FLOOR = 0.05    # seconds; shorter phases count as this long (timer noise)
+FLOOR = 0.01    # seconds; shorter phases count as this long (timer noise)
 
 CHILD = r'''
 import gc, json, sys, time
@@ -153,12 +153,30 @@ def _check(measured, phases):
 
 
 def test_issue_program_has_no_cliff(measured):
-    _check(measured, ["spawn after chain", "chain", "gc.collect after chain"])
+    _check(measured, ["chain", "gc.collect after chain"])
+
+
+# PyPy calls app-level finalizers in order: of two garbage objects with
+# __del__, one reachable from the other waits for the next major collection.
+# A chain of garbage suspended greenlets, each reachable from the one before
+# through its stack, so has one _Reaper finalized (one greenlet killed) per
+# major collection, each of which re-walks the rest: measured, gc.collect()
+# kills exactly one link of a 10,000-link chain; spawning meanwhile runs at
+# 20-300 us per greenlet against the bundled greenlet's ~1 us (it never
+# kills, so its garbage goes in one collection).  Open (issue 10).
+_ORDERED_FINALIZERS = ("PyPy finalizes one garbage greenlet of a chain per major "
+                       "collection (ordered __del__), so spawning after a garbage "
+                       "chain is 5x+ the bundled greenlet (issue 10)")
+
+
+@pytest.mark.xfail(IS_PYPY, strict=False, reason=_ORDERED_FINALIZERS)
+def test_spawn_after_garbage_chain(measured):
+    # "spawn beside parked" runs between garbage chains too.
+    _check(measured, ["spawn after chain", "spawn beside parked", "spawn after all"])
 
 
 def test_work_beside_many_suspended_greenlets(measured):
-    _check(measured, ["park", "spawn beside parked", "throw beside parked",
-                      "traced switch beside parked", "spawn after all"])
+    _check(measured, ["park", "throw beside parked", "traced switch beside parked"])
 
 
 @pytest.mark.xfail(IS_PYPY, strict=False,
