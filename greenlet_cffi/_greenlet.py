@@ -628,7 +628,7 @@ def _kill(g):
             "greenlet_cffi: killing this greenlet, which nothing refers to any more"))
     except BaseException as e:
         if sys is not None:
-            sys.unraisablehook(_Unraisable(e, g))
+            _report_unraisable(e, "Exception ignored while killing a collected greenlet", g)
     if g._greenlet__state != _DEAD:
         # It caught GreenletExit and switched away.
         g._greenlet__parent = parent
@@ -647,12 +647,31 @@ class _Unraisable:
     """What sys.unraisablehook gets (the fields of CPython's own)."""
     __slots__ = ("exc_type", "exc_value", "exc_traceback", "err_msg", "object")
 
-    def __init__(self, exc, g):
+    def __init__(self, exc, err_msg, obj):
         self.exc_type = type(exc)
         self.exc_value = exc
         self.exc_traceback = exc.__traceback__
-        self.err_msg = "Exception ignored while killing a collected greenlet"
-        self.object = g
+        self.err_msg = err_msg
+        self.object = obj
+
+
+def _report_unraisable(exc, err_msg, obj):
+    """Report exc through sys.unraisablehook.  CPython's default hook takes
+    only the interpreter's own argument type, which Python code cannot make:
+    with it, print what it would print."""
+    try:
+        hook = sys.unraisablehook
+        if hook is not getattr(sys, "__unraisablehook__", None):
+            hook(_Unraisable(exc, err_msg, obj))
+            return
+    except BaseException:
+        pass        # a failing hook must not stop the caller either
+    try:
+        import traceback
+        sys.stderr.write("%s: %r\n" % (err_msg, obj))
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    except BaseException:
+        pass
 
 
 def _kill_doomed(ts):

@@ -37,7 +37,6 @@ import gc
 import os
 import sys
 import threading
-import traceback
 import weakref
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
@@ -135,34 +134,9 @@ class _ThreadHook:
                 _report(e, callback, event)
 
 
-class _Unraisable:
-    """What sys.unraisablehook gets for a failing listener."""
-    __slots__ = ("exc_type", "exc_value", "exc_traceback", "err_msg", "object")
-
-    def __init__(self, exc, callback, event):
-        self.exc_type = type(exc)
-        self.exc_value = exc
-        self.exc_traceback = exc.__traceback__
-        self.err_msg = "Exception ignored in greenlet_cffi listener for %r" % (event,)
-        self.object = callback
-
-
 def _report(exc, callback, event):
-    info = _Unraisable(exc, callback, event)
-    try:
-        hook = sys.unraisablehook
-        # The default hook takes only the interpreter's own argument type,
-        # which Python code cannot make: print as it would.
-        if hook is not getattr(sys, "__unraisablehook__", None):
-            hook(info)
-            return
-    except BaseException:
-        pass    # a failing hook must not stop the switch either
-    try:
-        sys.stderr.write("%s: %r\n" % (info.err_msg, callback))
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-    except BaseException:
-        pass
+    _g._report_unraisable(
+        exc, "Exception ignored in greenlet_cffi listener for %r" % (event,), callback)
 
 
 def _site():

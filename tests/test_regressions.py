@@ -170,3 +170,31 @@ def test_copy_and_dict_deletion_refused():
         g.__dict__ = 42
     g.__dict__ = {"x": 1}
     assert g.x == 1
+
+
+def test_exception_during_kill_reaches_default_unraisablehook(run_script):
+    # CPython's default sys.unraisablehook accepts only its own argument
+    # type: the report of an exception raised while a collected greenlet is
+    # killed used to come out as that hook's TypeError instead.
+    proc = run_script("""
+        import gc, sys
+        import greenlet_cffi as greenlet
+        assert sys.unraisablehook is sys.__unraisablehook__
+        def body():
+            try:
+                greenlet.getcurrent().parent.switch()
+            except greenlet.GreenletExit:
+                raise ValueError("boom in kill")
+        g = greenlet.greenlet(body)
+        g.switch()
+        del g
+        for _ in range(3):
+            gc.collect()
+        greenlet.getcurrent()
+        print("survived")
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert "survived" in proc.stdout
+    assert "ValueError: boom in kill" in proc.stderr
+    assert "killing a collected greenlet" in proc.stderr
+    assert "must be UnraisableHookArgs" not in proc.stderr
