@@ -53,9 +53,16 @@ def test_threads_under_stress_collecting_constantly():
     stress program, under the lock that record() takes: every thread ended
     up waiting for that lock (the intermittent CPython 3.10 hang; with this
     threshold it hung every time, on every version)."""
+    if sys.implementation.name == "pypy":
+        pytest.skip("gc.set_threshold is CPython's: PyPy's collector has no "
+                    "generation thresholds")
     _stress(min(SECONDS, 3), "import gc; gc.set_threshold(20)")
 
 
+@pytest.mark.xfail(sys.implementation.name == "pypy", strict=True, reason="open: on "
+                   "PyPy the greenlet's finalizer, run by the collection in the "
+                   "greenlet's own thread, kills it there and then (greenlet waits "
+                   "for that thread's next switch or getcurrent())")
 def test_kill_of_greenlet_dropped_by_another_thread_waits_for_getcurrent(check_script):
     """greenlet kills a greenlet another thread dropped at its own thread's
     next switch or getcurrent(), never from inside an allocation: code that
