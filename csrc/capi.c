@@ -14,7 +14,7 @@
 
 /* Set once by gcffi_capi_capsule(); kept alive for the process, since
  * compiled extensions keep the table. */
-static PyObject *capi_type, *capi_new, *capi_getcurrent, *capi_switch,
+static PyObject *capi_type, *capi_getcurrent, *capi_switch,
                 *capi_throw, *capi_state;
 
 static int
@@ -82,7 +82,7 @@ api_new(PyObject *run, PyObject *parent)
     if (kw != NULL && empty != NULL
             && (run == NULL || PyDict_SetItemString(kw, "run", run) == 0)
             && (parent == NULL || PyDict_SetItemString(kw, "parent", parent) == 0))
-        g = PyObject_Call(capi_new, empty, kw);
+        g = PyObject_Call(capi_type, empty, kw);
     Py_XDECREF(kw);
     Py_XDECREF(empty);
     return g;
@@ -172,7 +172,7 @@ gcffi_capi_capsule(uintptr_t type, uintptr_t error, uintptr_t exit,
                             (PyObject *)getcurrent, (PyObject *)state};
         for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
             Py_INCREF(objs[i]);     /* for the life of the process */
-        capi_type = capi_new = objs[0];
+        capi_type = objs[0];
         capi_switch = objs[3];
         capi_throw = objs[4];
         capi_getcurrent = objs[5];
