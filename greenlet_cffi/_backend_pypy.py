@@ -32,7 +32,8 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
 ``untraced_methods(cls, names, fast_switch=None)`` / ``call_traced(fn, *args)``
     CPython makes switch() and throw() C methods unseen by tracers (and
     switch() with at most one argument calls ``fast_switch``); here they
-    stay Python methods, and ``call_traced`` is a plain call.
+    stay hidden Python methods that tell a profile function of a C call,
+    and ``call_traced`` is a plain call.
 ``stack_saved(handle)`` / ``trash_delete_nesting()``
     Bytes of C stack a suspended greenlet keeps in the heap; the thread's
     trashcan nesting.  None: not known here (stacklets do not tell).
@@ -93,6 +94,8 @@ from __pypy__ import get_contextvar_context as _get_ctx
 from __pypy__ import set_contextvar_context as _set_ctx
 import threading
 from sys import getprofile as _getprofile
+from sys import setprofile as _setprofile
+from sys import _getframe
 # _start is hot (every greenlet starts in it), so the JIT would compile it
 # together with the first `run` it sees; every greenlet with another `run`
 # would then fail a guard there and live under the JIT's blackhole
@@ -311,7 +314,45 @@ def set_context(handle, running, ctx):
 
 
 def untraced_methods(cls, names, fast_switch=None):
-    pass
+    """Profilers see each of cls's methods ``names`` as one C call, as with
+    greenlet: their frames are hidden (hide_functions), and while a profile
+    function is set (sys.setprofile) each call reports c_call, then
+    c_return or c_exception, to it in the caller's frame."""
+    for name in names:
+        setattr(cls, name, _hidden(_reported_as_c_call(_hidden(vars(cls)[name]))))
+
+
+def _reported_as_c_call(method):
+    def as_c_call(self, *args, **kwargs):
+        profile = _getprofile()
+        if profile is None or not callable(profile):
+            # cProfile's profiler is not a profile function; it is not told.
+            return method(self, *args, **kwargs)
+        caller = _getframe(0)       # the first frame that is not hidden
+        bound = method.__get__(self)
+        _tell(profile, caller, "c_call", bound)
+        try:
+            result = method(self, *args, **kwargs)
+        except BaseException:
+            _tell(_getprofile(), caller, "c_exception", bound)
+            raise
+        # The profile function may have changed while we were away.
+        _tell(_getprofile(), caller, "c_return", bound)
+        return result
+    as_c_call.__name__ = method.__name__
+    as_c_call.__doc__ = method.__doc__
+    return as_c_call
+
+
+def _tell(profile, frame, event, arg):
+    # PyPy calls a profile function with profiling off; so do we.
+    if profile is None or not callable(profile):
+        return
+    _setprofile(None)
+    try:
+        profile(frame, event, arg)
+    finally:
+        _setprofile(profile)
 
 
 def call_traced(fn, *args):

@@ -594,3 +594,74 @@ for i in range(5000):
 print(total == sum(range(1, 10001)), calls[0] > 5000)
 ''')
     assert out == ["True True"]
+
+
+PROFILED_SWITCHES = '''
+import sys
+from greenlet_cffi import greenlet, getcurrent
+main = getcurrent()
+events = []
+def profile(frame, event, arg):
+    if event.startswith("c_"):
+        name = getattr(arg, "__name__", "?")
+        if name not in ("switch", "throw"):
+            return
+        events.append((event, frame.f_code.co_name, name))
+    else:
+        events.append((event, frame.f_code.co_name))
+def body(x):
+    main.switch(x + 1)
+    raise KeyError(x)
+def caller(g, h):
+    first = g.switch(1)
+    try:
+        g.switch()
+    except KeyError:
+        pass
+    h.switch()
+    try:
+        h.throw(ValueError)
+    except ValueError:
+        pass
+    return first
+g, h = greenlet(body), greenlet(lambda: main.switch())
+sys.setprofile(profile)
+r = caller(g, h)
+sys.setprofile(None)
+del g, h
+print(r)
+for e in events:
+    print(*e)
+'''
+
+
+@pytest.mark.xfail(sys.version_info >= (3, 15), strict=True,
+                   reason="3.15: the switch machinery is visible to profilers "
+                          "(suspending tracing around it crashed 3.15's "
+                          "instrumentation; open, issue 8)")
+def test_profilers_see_switch_and_throw_as_one_c_call(check_script):
+    # As with greenlet: a switch is one C call of the caller (c_call, then
+    # c_return, or c_exception when it raises); the machinery's own frames
+    # are never reported, only the greenlets' Python code.
+    out = check_script(PROFILED_SWITCHES)
+    assert out == [
+        "2",
+        "call caller",
+        "c_call caller switch",
+        "call body",
+        "c_call body switch",
+        "c_return caller switch",
+        "c_call caller switch",
+        "c_return body switch",
+        "return body",
+        "c_exception caller switch",
+        "c_call caller switch",
+        "call <lambda>",
+        "c_call <lambda> switch",
+        "c_return caller switch",
+        "c_call caller throw",
+        "c_exception <lambda> switch",
+        "return <lambda>",
+        "c_exception caller throw",
+        "return caller",
+    ]
