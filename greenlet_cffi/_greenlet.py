@@ -57,7 +57,7 @@ class _ThreadState:
     """The greenlets of one thread."""
     __slots__ = ("main", "current", "trace", "starting", "doomed", "alive",
                  "ident", "inbox", "outbox", "killing", "run", "released",
-                 "hook", "__weakref__")
+                 "hook", "end_lock", "__weakref__")
 
 
 class _ThreadEnd:
@@ -68,7 +68,8 @@ class _ThreadEnd:
         self.ts = ts
 
     def __del__(self):
-        _thread_ended(self.ts)
+        if self.ts.alive:
+            _thread_ended(self.ts)
 
 
 # Ending a thread releases what its state holds, so that its main greenlet
@@ -82,6 +83,7 @@ _ended = []     # thread states whose greenlets still show frames
 
 def _thread_ended(ts, _process_time=_process_time):
     ts.alive = False
+    ts.end_lock = None
     ts.ident = None     # thread ids are reused
     # Greenlets waiting to be killed by this thread never will be:
     # release them without running.
@@ -94,6 +96,27 @@ def _thread_ended(ts, _process_time=_process_time):
     if not _ended:
         _AfterCollection()
     _ended.append(ts)
+
+
+def _alive(ts):
+    """Whether ts's thread still runs.  Where refcounting does not end a
+    thread's locals with it (PyPy), its end is seen at a collection; a
+    thread that threading started tells it at once by its lock."""
+    lock = ts.end_lock
+    if lock is not None and not lock.locked():
+        _thread_ended(ts)
+    return ts.alive
+
+
+def _end_lock():
+    # threading's per-thread lock, which the interpreter releases once the
+    # thread has ended (what Thread.join() waits for).  The main thread's
+    # is released at shutdown, while code still runs: not used.
+    t = threading._active.get(_get_ident())
+    if t is None or t is threading.main_thread():
+        return None
+    lock = getattr(t, "_tstate_lock", None)
+    return lock if lock is not None and lock.locked() else None
 
 
 class _AfterCollection:
@@ -119,7 +142,7 @@ def _forked():
     # In a child process only the forking thread lives on.
     here = _tls.__dict__.get("state")
     for ts in list(_all_states):
-        if ts is not here:
+        if ts is not here and ts.alive:
             _thread_ended(ts)
 
 
@@ -137,6 +160,7 @@ def _new_thread_state():
     ts.killing = False
     ts.ident = _get_ident()
     ts.hook = None
+    ts.end_lock = None if _REFCOUNTED else _end_lock()
     main = object.__new__(greenlet)
     main._greenlet__ts = ts
     main._greenlet__run = _NO_RUN
@@ -410,10 +434,10 @@ class greenlet(_instance):
     @property
     def dead(self):
         """True once the greenlet has finished (or, started, its thread has)."""
-        return self.__state == _DEAD or (self.__state == _STARTED and not self.__ts.alive)
+        return self.__state == _DEAD or (self.__state == _STARTED and not _alive(self.__ts))
 
     def __bool__(self):
-        return self.__state == _STARTED and self.__ts.alive
+        return self.__state == _STARTED and _alive(self.__ts)
 
     @property
     def gr_frame(self):
@@ -446,7 +470,7 @@ class greenlet(_instance):
         state = self.__state
         name = "greenlet.greenlet" if type(self) is greenlet else type(self).__name__
         head = "<%s object at %#x (otid=%#x)" % (name, id(self), id(ts))
-        if state == _DEAD or (state == _STARTED and not ts.alive):
+        if state == _DEAD or (state == _STARTED and not _alive(ts)):
             return head + (" dead>" if ts.alive else " (thread exited) dead>")
         if ts.current is self and ts is _tls.__dict__.get("state"):
             where = " current"
@@ -523,7 +547,7 @@ def _running_here(g):
 
 
 def _thread_error(ts, target_ts):
-    if not target_ts.alive:
+    if not _alive(target_ts):
         return error("cannot switch to a different thread (which happens to have exited)")
     return error("Cannot switch to a different thread\n\tCurrent:  %r\n\tExpected: %r"
                  % (ts.current, target_ts.main))

@@ -349,6 +349,35 @@ print("repr ok", isinstance(repr(g), str))
     assert out == ["switch error", "throw error", "repr ok True"]
 
 
+def test_thread_end_is_seen_as_soon_as_join_returns(check_script):
+    # No collection in between: on PyPy a thread's end is otherwise only
+    # seen when its thread-locals are collected.
+    out = check_script(PRELUDE + """
+import gc
+gc.disable()
+box = {}
+def target():
+    box["main"] = getcurrent()
+    g = greenlet(lambda: getcurrent().parent.switch())
+    g.switch()
+    box["g"] = g
+    box["before"] = (box["main"].dead, g.dead, bool(g))
+t = threading.Thread(target=target)
+t.start()
+t.join()
+main, g = box["main"], box["g"]
+print(box["before"])
+print(main.dead, g.dead, bool(g))
+print(repr(main).endswith(" (thread exited) dead>"), repr(g).endswith(" (thread exited) dead>"))
+try:
+    g.switch()
+except error as e:
+    print(e)
+""")
+    assert out == ["(False, False, True)", "True True False", "True True",
+                   "cannot switch to a different thread (which happens to have exited)"]
+
+
 def test_greenlets_of_other_threads_are_dead_in_a_forked_child(check_script):
     out = check_script(PRELUDE + """
 import os
