@@ -267,17 +267,11 @@ prepare(gcffi_coro *target)
     return 0;
 }
 
-/* 3.15: suspending tracing around a switch crashed its instrumentation
- * (sys.settrace/setprofile across switches, an open bug): there the
- * machinery stays visible to tracers instead. */
-#define GCFFI_UNTRACED_SWITCH (PY_VERSION_HEX < 0x030F0000)
 
 static void
 machinery_enter(PyThreadState *ts)
 {
-#if !GCFFI_UNTRACED_SWITCH
-    (void)ts;
-#elif PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030B0000
     PyThreadState_EnterTracing(ts);
 #elif PY_VERSION_HEX >= 0x030A0000
     ts->tracing++;
@@ -291,9 +285,7 @@ machinery_enter(PyThreadState *ts)
 static void
 machinery_leave(PyThreadState *ts)
 {
-#if !GCFFI_UNTRACED_SWITCH
-    (void)ts;
-#elif PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030B0000
     PyThreadState_LeaveTracing(ts);
 #else
     int on = ts->c_tracefunc != NULL || ts->c_profilefunc != NULL;
@@ -380,7 +372,9 @@ python_body(gcffi_stack *stack)
     if (call != NULL) {
         if (PyTuple_Check(call) && PyTuple_GET_SIZE(call) == 3) {
             PyObject *kwargs = PyTuple_GET_ITEM(call, 2);
-            /* The switch that started us entered the machinery. */
+            /* Nothing on a new stack suspends tracing but the machinery
+             * that started it (which may be a switch from Python code). */
+            ts->tracing = 1;
             machinery_leave(ts);
             result = PyObject_Call(PyTuple_GET_ITEM(call, 0), PyTuple_GET_ITEM(call, 1),
                                    kwargs == Py_None ? NULL : kwargs);
@@ -552,6 +546,52 @@ gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_list)
         return -1;
     }
     return append_result(out_list, descr);
+}
+
+/* The machinery's other entries (the constructor, properties, special
+ * methods, module functions, finalizers and callbacks the interpreter calls)
+ * are C code to tracers and profilers too, as greenlet's are: each is a C
+ * function whose self is the Python function it runs with tracing
+ * suspended.  Its PyMethodDef lives as long as the process (a few dozen). */
+static PyObject *
+untraced_call(PyObject *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    PyObject *r;
+    machinery_enter(ts);
+    r = PyObject_Vectorcall(fn, args, nargs, kwnames);
+    machinery_leave(ts);
+    return r;
+}
+
+int
+gcffi_untraced(uintptr_t fn, uintptr_t name, uintptr_t doc, int as_method,
+               uintptr_t out_list)
+{
+    PyObject *f, *r;
+    PyMethodDef *def = PyMem_RawCalloc(1, sizeof *def);
+    if (def == NULL)
+        return -1;
+    /* name and doc are str objects the caller keeps alive for good. */
+    def->ml_name = PyUnicode_AsUTF8((PyObject *)name);
+    def->ml_doc = doc ? PyUnicode_AsUTF8((PyObject *)doc) : NULL;
+    def->ml_meth = (PyCFunction)(void (*)(void))untraced_call;
+    def->ml_flags = METH_FASTCALL | METH_KEYWORDS;
+    if (def->ml_name == NULL || (doc && def->ml_doc == NULL)) {
+        PyErr_Clear();
+        PyMem_RawFree(def);
+        return -1;
+    }
+    f = PyCFunction_New(def, (PyObject *)fn);
+    /* An instance method binds like a Python function (self first). */
+    r = f && as_method ? PyInstanceMethod_New(f) : f;
+    if (r != f)
+        Py_XDECREF(f);
+    if (r == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return append_result(out_list, r);
 }
 
 /* CPython runs an object's __del__ once (PEP 442).  A greenlet that the

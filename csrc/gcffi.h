@@ -29,6 +29,10 @@ void gcffi_set_entry(uintptr_t begin, uintptr_t finish);
 /* A C method descriptor of class cls (0: switch, 1: throw) calling
  * impl(self, *args, **kwargs) unseen by tracers; appended to out_list. */
 int gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_list);
+/* A C function (as_method: a C instance method) of that name and doc that
+ * calls fn unseen by tracers; appended to out_list. */
+int gcffi_untraced(uintptr_t fn, uintptr_t name, uintptr_t doc, int as_method,
+                   uintptr_t out_list);
 /* switch() and switch(value) call impl(record, self, value, given) instead. */
 int gcffi_set_fast_switch(uintptr_t impl);
 /* Suspends (1) or resumes (0) tracing, around user code the machinery runs. */

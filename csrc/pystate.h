@@ -68,7 +68,8 @@
     FIELD(PyObject *, exc_value, exc_state.exc_value)                   \
     FIELD(PyObject *, exc_traceback, exc_state.exc_traceback)           \
     FIELD(PyObject *, context, context)                                 \
-    FIELD(int, trash_delete_nesting, trash_delete_nesting)
+    FIELD(int, trash_delete_nesting, trash_delete_nesting)             \
+    FIELD(int, tracing, tracing)
 #elif GCFFI_PY(0x030A)
 #  define GCFFI_PYSTATE(FIELD)                                          \
     FIELD(CFrame *, cframe, cframe)                                     \
@@ -79,7 +80,8 @@
     FIELD(PyObject *, exc_value, exc_state.exc_value)                   \
     FIELD(PyObject *, exc_traceback, exc_state.exc_traceback)           \
     FIELD(PyObject *, context, context)                                 \
-    FIELD(int, trash_delete_nesting, trash_delete_nesting)
+    FIELD(int, trash_delete_nesting, trash_delete_nesting)             \
+    FIELD(int, tracing, tracing)
 #elif GCFFI_PY(0x030B)
 #  define GCFFI_PYSTATE(FIELD)                                          \
     FIELD(_PyCFrame *, cframe, cframe)                                  \
@@ -90,7 +92,8 @@
     FIELD(_PyStackChunk *, datastack_chunk, datastack_chunk)            \
     FIELD(PyObject **, datastack_top, datastack_top)                    \
     FIELD(PyObject **, datastack_limit, datastack_limit)                \
-    FIELD(int, trash_delete_nesting, trash_delete_nesting)
+    FIELD(int, trash_delete_nesting, trash_delete_nesting)             \
+    FIELD(int, tracing, tracing)
 #elif GCFFI_PY(0x030C)
 #  define GCFFI_PYSTATE(FIELD)                                          \
     FIELD(_PyCFrame *, cframe, cframe)                                  \
@@ -102,7 +105,8 @@
     FIELD(_PyStackChunk *, datastack_chunk, datastack_chunk)            \
     FIELD(PyObject **, datastack_top, datastack_top)                    \
     FIELD(PyObject **, datastack_limit, datastack_limit)                \
-    FIELD(int, trash_delete_nesting, trash.delete_nesting)
+    FIELD(int, trash_delete_nesting, trash.delete_nesting)              \
+    FIELD(int, tracing, tracing)
 #elif GCFFI_PY(0x030D)
 #  define GCFFI_PYSTATE(FIELD)                                          \
     FIELD(struct _PyInterpreterFrame *, frame, current_frame)           \
@@ -113,7 +117,8 @@
     FIELD(_PyStackChunk *, datastack_chunk, datastack_chunk)            \
     FIELD(PyObject **, datastack_top, datastack_top)                    \
     FIELD(PyObject **, datastack_limit, datastack_limit)                \
-    FIELD(PyObject *, delete_later, delete_later)
+    FIELD(PyObject *, delete_later, delete_later)                       \
+    FIELD(int, tracing, tracing)
 #else /* 3.14, 3.15 */
 #  define GCFFI_PYSTATE(FIELD)                                          \
     FIELD(struct _PyInterpreterFrame *, frame, current_frame)           \
@@ -124,8 +129,15 @@
     FIELD(_PyStackChunk *, datastack_chunk, datastack_chunk)            \
     FIELD(PyObject **, datastack_top, datastack_top)                    \
     FIELD(PyObject **, datastack_limit, datastack_limit)                \
-    FIELD(PyObject *, delete_later, delete_later)
+    FIELD(PyObject *, delete_later, delete_later)                       \
+    FIELD(int, tracing, tracing)
 #endif
+
+/* The count of tracing suspensions (tstate->tracing) is per greenlet: each
+ * stack enters and leaves it in pairs, so a switch that did not come through
+ * the machinery's C entry (a kill from __del__) must not hand its count to
+ * the greenlet it wakes (which then went negative, or, on 3.15, resumed a
+ * frame run untraced with tracing on: its instrumentation crashed). */
 
 /* From 3.12 each entry into the eval loop links a frame that lives on the
  * C stack between the Python frames (see core.c: hide_cstack_frames). */

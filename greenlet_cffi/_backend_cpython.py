@@ -10,7 +10,7 @@ from ._core import ffi, lib
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
-           "rearm_finalizer", "hide_functions", "c_api"]
+           "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER", "c_api"]
 
 NAME = "cffi"
 PLATFORM = ffi.string(lib.gcffi_platform()).decode()
@@ -41,15 +41,39 @@ def set_entry(begin, finish):
 _cores = {}     # weakref to a handle -> its core
 
 
+# switch() and throw() are C methods here: the interpreter tells profilers.
+TELLS_PROFILER = False
+
+# The machinery's helpers run inside its entries, with tracing suspended:
+# only the entries need hiding.
+HIDE_HELPERS = False
+_names = []     # the names and docs the C functions point into, kept for good
+
+
+def hidden(fn, as_method=False):
+    """fn as a C function (as_method: a C method) that runs it with tracing
+    suspended: tracers and profilers see C code, as with greenlet."""
+    name, doc = fn.__name__, fn.__doc__
+    _names.append((name, doc))
+    out = []
+    if lib.gcffi_untraced(id(fn), id(name), id(doc) if doc else 0, bool(as_method), id(out)) < 0:
+        raise RuntimeError("greenlet_cffi: cannot make the C function %s" % name)
+    return out[0]
+
+
 def _free_core(ref):
     lib.gcffi_free(_cores.pop(ref))
+
+
+# Called by the interpreter when a handle goes: an entry into the machinery.
+_free_core_untraced = hidden(_free_core)
 
 
 def _own(core):
     if core == ffi.NULL:
         raise MemoryError("greenlet_cffi: cannot allocate a greenlet")
     handle = ffi.new("gcffi_handle *", [core])
-    _cores[weakref.ref(handle, _free_core)] = core
+    _cores[weakref.ref(handle, _free_core_untraced)] = core
     return handle
 
 
@@ -128,9 +152,6 @@ def rearm_finalizer(obj):
     lib.gcffi_rearm_finalizer(id(obj))
 
 
-def hide_functions(namespace, classes):
-    """Here the machinery runs inside C methods with tracing suspended
-    (untraced_methods): nothing to hide."""
 
 
 def c_api(cls, error, exit, getcurrent, state):

@@ -32,8 +32,9 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
 ``untraced_methods(cls, names, fast_switch=None)`` / ``call_traced(fn, *args)``
     CPython makes switch() and throw() C methods unseen by tracers (and
     switch() with at most one argument calls ``fast_switch``); here they
-    stay hidden Python methods that tell a profile function of a C call,
-    and ``call_traced`` is a plain call.
+    stay hidden Python methods (which ask ``wants_c_call()`` and
+    ``as_c_call()`` to tell a profile function of a C call), and
+    ``call_traced`` is a plain call.
 ``stack_saved(handle)`` / ``trash_delete_nesting()``
     Bytes of C stack a suspended greenlet keeps in the heap; the thread's
     trashcan nesting.  None: not known here (stacklets do not tell).
@@ -110,7 +111,8 @@ from sys import setrecursionlimit as _setrecursionlimit
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
-           "rearm_finalizer", "hide_functions", "c_api"]
+           "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER",
+           "wants_c_call", "as_c_call", "c_api"]
 
 NAME = "continulet"
 
@@ -127,7 +129,7 @@ class _Thread(object):
 
 
 _begin = _finish = None            # set_entry(begin, finish) stores them
-_tls = threading.local()           # .thread: this thread's _Thread
+_tls = threading.local()           # .thread: this thread's _Thread; .telling
 _new = _Handle.__new__
 _init = continulet.__init__
 _switch = continulet.switch
@@ -314,34 +316,46 @@ def set_context(handle, running, ctx):
 
 
 def untraced_methods(cls, names, fast_switch=None):
-    """Profilers see each of cls's methods ``names`` as one C call, as with
-    greenlet: their frames are hidden (hide_functions), and while a profile
-    function is set (sys.setprofile) each call reports c_call, then
-    c_return or c_exception, to it in the caller's frame."""
-    for name in names:
-        setattr(cls, name, _hidden(_reported_as_c_call(_hidden(vars(cls)[name]))))
+    pass
 
 
-def _reported_as_c_call(method):
-    def as_c_call(self, *args, **kwargs):
-        profile = _getprofile()
-        if profile is None or not callable(profile):
-            # cProfile's profiler is not a profile function; it is not told.
-            return method(self, *args, **kwargs)
-        caller = _getframe(0)       # the first frame that is not hidden
-        bound = method.__get__(self)
-        _tell(profile, caller, "c_call", bound)
-        try:
-            result = method(self, *args, **kwargs)
-        except BaseException:
-            _tell(_getprofile(), caller, "c_exception", bound)
-            raise
-        # The profile function may have changed while we were away.
-        _tell(_getprofile(), caller, "c_return", bound)
-        return result
-    as_c_call.__name__ = method.__name__
-    as_c_call.__doc__ = method.__doc__
-    return as_c_call
+# The layer asks wants_c_call() first thing in switch() and throw(), and if
+# so calls them again through as_c_call(), which reports them to the profile
+# function as one C call of the caller (their frames are hidden).
+TELLS_PROFILER = True
+
+
+def wants_c_call():
+    if _getprofile() is None:
+        return False
+    here = _tls.__dict__
+    if here.get("telling"):
+        here["telling"] = False     # the call as_c_call() is making
+        return False
+    return True
+
+
+def as_c_call(method, self, args, kwargs):
+    profile = _getprofile()
+    if not callable(profile):
+        # cProfile's profiler is not a profile function; it is not told.
+        return _call_told(method, self, args, kwargs)
+    caller = _getframe(0)       # the first frame that is not hidden
+    bound = method.__get__(self)
+    _tell(profile, caller, "c_call", bound)
+    try:
+        result = _call_told(method, self, args, kwargs)
+    except BaseException:
+        _tell(_getprofile(), caller, "c_exception", bound)
+        raise
+    # The profile function may have changed while we were away.
+    _tell(_getprofile(), caller, "c_return", bound)
+    return result
+
+
+def _call_told(method, self, args, kwargs):
+    _tls.__dict__["telling"] = True
+    return method(self, *args, **kwargs)
 
 
 def _tell(profile, frame, event, arg):
@@ -371,29 +385,23 @@ def rearm_finalizer(obj):
     raise NotImplementedError("only CPython runs __del__ once per object")
 
 
-def hide_functions(namespace, classes):
-    """Hide the frames of every function defined in a module's namespace
-    and in its classes (methods and properties) from tracers, profilers,
-    tracebacks and f_back walks, as C code would be."""
-    def hide(f):
-        return _hidden(f) if isinstance(f, _FunctionType) \
-            and f.__module__ == namespace["__name__"] else f
-    for name, value in list(namespace.items()):
-        namespace[name] = hide(value)
-    for klass in classes:
-        for name, value in list(vars(klass).items()):
-            if isinstance(value, property) and name != "__dict__":
-                setattr(klass, name, property(hide(value.fget), hide(value.fset),
-                                              hide(value.fdel), value.__doc__))
-            elif isinstance(value, (staticmethod, classmethod)):
-                setattr(klass, name, type(value)(hide(value.__func__)))
-            elif isinstance(value, _FunctionType) and name != "__init_subclass__":
-                setattr(klass, name, hide(value))
+# Every function here, and every function of the layer (HIDE_HELPERS), is
+# hidden: PyPy would show their frames in tracebacks and f_back chains.
+HIDE_HELPERS = True
+
+
+def hidden(fn, as_method=False):
+    """fn with its frame hidden from tracers, profilers, tracebacks and
+    f_back walks, as C code would be (a hidden function binds as any)."""
+    return _hidden(fn)
 
 
 from types import FunctionType as _FunctionType  # noqa: E402
 from __pypy__ import hidden_applevel as _hidden  # noqa: E402
-hide_functions(globals(), ())
+for _name, _value in list(globals().items()):
+    if isinstance(_value, _FunctionType) and _value.__module__ == __name__:
+        globals()[_name] = _hidden(_value)
+del _name, _value
 
 
 def c_api(cls, error, exit, getcurrent, state):

@@ -29,7 +29,7 @@ import weakref
 from _thread import get_ident as _get_ident
 from contextvars import Context
 from time import process_time as _process_time
-from types import TracebackType
+from types import FunctionType, TracebackType
 
 from . import _backend as _b
 
@@ -49,6 +49,11 @@ _UNSTARTED, _STARTED, _DEAD = 0, 1, 2
 # CPython frees an object when its last reference goes, and greenlet kills an
 # unfinished one right then; elsewhere the GC finds it (see _Reaper).
 _REFCOUNTED = sys.implementation.name == "cpython"
+# Profilers see switch() and throw() as one C call each, as with greenlet:
+# on CPython they are C methods; elsewhere the backend tells the profile
+# function so (checked first thing in each, without a frame of its own: a
+# wrapper's frame under every suspended greenlet made PyPy's GC slow).
+_TELL_PROFILER = _b.TELLS_PROFILER
 _NO_RUN = object()      # run not given (greenlet(None) gives run=None)
 _tls = threading.local()
 
@@ -327,6 +332,8 @@ class greenlet(_instance):
     def switch(self, *args, **kwargs):
         """Switch to this greenlet, passing args/kwargs; return what is
         passed back when something switches to the caller again."""
+        if _TELL_PROFILER and _b.wants_c_call():
+            return _b.as_c_call(greenlet.switch, self, args, kwargs)
         # The common case inlined (it is _switch_to's): a suspended greenlet
         # of this thread and no kill pending.  Anything else goes the long way.
         try:
@@ -372,6 +379,8 @@ class greenlet(_instance):
     def throw(self, typ=GreenletExit, val=None, tb=None):
         """Raise an exception in this greenlet (immediately, by switching
         to it) and return what is passed back to the caller."""
+        if _TELL_PROFILER and _b.wants_c_call():
+            return _b.as_c_call(greenlet.throw, self, (typ, val, tb), {})
         if not isinstance(self, greenlet):
             raise TypeError("throw() needs a greenlet, not %s" % type(self).__name__)
         exc = _exception(typ, val, tb)
@@ -999,10 +1008,37 @@ def _capi_state(g):
 
 # greenlet's C API, for C extensions built against greenlet.h (CPython).
 _C_API = _b.c_api(greenlet, error, GreenletExit, getcurrent, _capi_state)
-# Where the backend can hide Python frames from tracers, profilers and
-# f_back walks (PyPy), every function of this module is hidden, as C code
-# would be (on CPython switch() and throw() above are C methods instead).
-_b.hide_functions(globals(), (greenlet, _ThreadEnd, _AfterCollection, _Reaper))
+
+
+def _hide_machinery(namespace, classes):
+    """Tracers and profilers see the machinery as C code, as greenlet's is:
+    every entry into it (public functions, and the classes' methods and
+    properties, which the interpreter calls) and, where the backend wants
+    it (HIDE_HELPERS), every function of this module."""
+    def hide(f, as_method=False):
+        if isinstance(f, FunctionType) and f.__module__ == __name__:
+            return _b.hidden(f, as_method)
+        return f
+    for name, value in list(namespace.items()):
+        if _b.HIDE_HELPERS or not name.startswith("_"):
+            namespace[name] = hide(value)
+    for klass in classes:
+        for name, value in list(vars(klass).items()):
+            if isinstance(value, property) and name != "__dict__":
+                new = property(hide(value.fget), hide(value.fset),
+                               hide(value.fdel), value.__doc__)
+            elif isinstance(value, (staticmethod, classmethod)):
+                new = type(value)(hide(value.__func__))
+            else:
+                new = hide(value, as_method=True)
+            if new is not value:
+                setattr(klass, name, new)
+
+
+if _REFCOUNTED:
+    gc.callbacks.remove(_gc_phase)
+    gc.callbacks.append(_b.hidden(_gc_phase))
+_hide_machinery(globals(), (greenlet, _ThreadEnd, _AfterCollection, _Reaper))
 _name = None
 del _name
 _b.set_entry(_begin, _finish)
