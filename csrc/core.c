@@ -485,9 +485,12 @@ call_impl(int which, PyObject *self, PyObject *const *args, size_t nargsf,
     return r;
 }
 
-/* The layer's fast_switch(record, self, value, given) for switch() and
- * switch(value): no tuple or dict for the arguments, and the thread's record
- * (or None) for its thread check.  Set by gcffi_set_fast_switch. */
+/* The layer's switch(value) and switch() (_greenlet.py's _switch_value,
+ * set by gcffi_set_fast_switch), called as fast_switch(record, self, value,
+ * given): no tuple or dict for the arguments, value () when not given, and
+ * the thread's record (or None) for its thread check by identity.  Other
+ * calls go to the layer's switch(self, *args, **kwargs), which hands the
+ * same two forms to the same function. */
 static PyObject *fast_switch, *empty_tuple;
 
 static PyObject *

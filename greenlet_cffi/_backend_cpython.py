@@ -93,8 +93,9 @@ def untraced_methods(cls, names, fast_switch=None):
     """Replace cls's Python methods switch and throw by C methods that call
     them with tracing suspended: tracers and profilers see a switch as one
     C call, as with greenlet (see csrc/core.c).  fast_switch(record, self,
-    value, given), if given, serves switch() and switch(value): record is
-    what main_handle() got in this thread (None if none yet)."""
+    value, given), if given, serves switch() and switch(value) without an
+    argument tuple (value is () when not given): record is what
+    main_handle() got in this thread (None if none yet)."""
     if fast_switch is not None and lib.gcffi_set_fast_switch(id(fast_switch)) < 0:
         raise RuntimeError("greenlet_cffi: cannot set the fast switch")
     for which, name in enumerate(("switch", "throw")):

@@ -310,12 +310,21 @@ class greenlet(_instance):
             ts.outbox = (self, args, kwargs, None)
             self = args = kwargs = None
             return _switch_to(ts)
-        # switch() and switch(value): _switch_value, as CPython's C method
-        # calls it (there, this is reached only with several arguments).
+        # switch() and switch(value): _switch_value, which CPython's C
+        # method calls directly (there, this is reached only with keywords
+        # or several arguments).
         try:
             here = _tls.state
         except AttributeError:
             here = None
+        else:
+            # Without reference counting, the greenlet about to suspend
+            # needs its finalizer (_Reaper); here, not in _switch_value,
+            # which CPython's switches do not pass through this way.
+            origin = here.current
+            if origin._greenlet__reaper is None:
+                origin._greenlet__reaper = _Reaper(origin)
+            origin = None
         return _switch_value(here, self, args[0] if args else (), args)
 
     def throw(self, typ=GreenletExit, val=None, tb=None):
@@ -902,19 +911,15 @@ def _switch_value(here, self, value, given):
     kill pending.  Anything else goes the long way, _switch_to."""
     try:
         ts = self._greenlet__ts
-        state = self._greenlet__state
     except AttributeError:      # not a greenlet, or made without __new__
-        ts = state = None
+        ts = False              # never here
     # Nested tests, not one chained boolean: in 3.11 each is one
     # specialized jump.
     if ts is here:
-        if state == _STARTED:
+        if self._greenlet__state == _STARTED:
             origin = ts.current
             if origin is not self:
                 if not ts.doomed:
-                    # Refcounted interpreters never need a _Reaper (False).
-                    if origin._greenlet__reaper is None:
-                        origin._greenlet__reaper = _Reaper(origin)
                     # A started target returns what it is sent: a 2-tuple.
                     ts.inbox = (origin, value)
                     ts.current = self
