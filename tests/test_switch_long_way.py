@@ -21,10 +21,15 @@ def test_greenlet_switching_away_while_a_kill_is_pending_is_freed(check_script, 
                 ended.append("parked killed")
                 raise
 
+        def drop():
+            box.clear()
+            for _ in range(4):
+                gc.collect()    # PyPy finds it here, CPython at once
+
         def run():
             # Another thread drops a suspended greenlet of this thread: its
             # kill is pending here, so this switch goes the long way.
-            t = threading.Thread(target=box.clear)
+            t = threading.Thread(target=drop)
             t.start(); t.join()
             try:
                 main.switch(%s)
