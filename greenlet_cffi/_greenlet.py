@@ -899,6 +899,8 @@ def _finish(result, exc):
 _getrefcount = getattr(sys, "getrefcount", None)
 _transfer = _b.transfer
 _call_traced = _b.call_traced
+
+
 def _switch_value(here, self, value, given):
     """switch(value), or switch() if not given (value is then ()): the one
     implementation of both, for greenlet.switch and for CPython's C method
