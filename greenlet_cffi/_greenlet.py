@@ -910,7 +910,9 @@ def _switch_value(here, self, value, given):
     thread id to ask for (the C core keeps it per thread).
 
     Inline, the common case: a suspended greenlet of this thread and no
-    kill pending.  Anything else goes the long way, _switch_to."""
+    kill pending (the end of _switch_to, written again here so that this
+    path makes no further Python call).  Anything else goes the long way,
+    _switch_to."""
     try:
         ts = self._greenlet__ts
     except AttributeError:      # not a greenlet, or made without __new__
