@@ -432,6 +432,41 @@ append_result(uintptr_t out_list, PyObject *obj)
 
 static PyObject *method_impl[2];    /* switch, throw */
 
+/* impl(*stack) with tracing suspended, for a C method called with args
+ * whose end is top.  Called from the eval loop, args are the caller's value
+ * stack, whose top is then just past them: recorded for release_datastack
+ * (checked against the frame where it is used), as the eval loop does not
+ * record it during a call to C. */
+static PyObject *
+call_recorded(PyThreadState *ts, PyObject *impl, PyObject *const *stack, size_t n,
+              PyObject *kwnames, PyObject *const *top)
+{
+    PyObject *r;
+#if GCFFI_VALUE_STACKS
+    gcffi_coro *me = running;
+    gcffi_frame *outer_frame = NULL;
+    PyObject **outer_sp = NULL;
+    if (me != NULL) {
+        outer_frame = me->call_frame;
+        outer_sp = me->call_sp;
+        me->call_frame = GCFFI_CURRENT_FRAME(ts);
+        me->call_sp = (PyObject **)top;
+    }
+#else
+    (void)top;
+#endif
+    machinery_enter(ts);
+    r = PyObject_Vectorcall(impl, stack, n, kwnames);
+    machinery_leave(ts);
+#if GCFFI_VALUE_STACKS
+    if (me != NULL) {
+        me->call_frame = outer_frame;
+        me->call_sp = outer_sp;
+    }
+#endif
+    return r;
+}
+
 /* impl(self, *args, **kwargs), with tracing suspended.  Only borrowed
  * references are kept here: while the greenlet is suspended in the call,
  * nothing it was sent is held on this C stack. */
@@ -452,36 +487,18 @@ call_impl(int which, PyObject *self, PyObject *const *args, size_t nargsf,
     stack[0] = self;
     for (i = 0; i < total; i++)
         stack[i + 1] = args[i];
-#if GCFFI_VALUE_STACKS
-    gcffi_coro *me = running;
-    gcffi_frame *outer_frame = NULL;
-    PyObject **outer_sp = NULL;
-    if (me != NULL) {
-        /* From the eval loop, args are the caller's value stack: its top is
-         * just past them.  Checked against the frame where it is used. */
-        outer_frame = me->call_frame;
-        outer_sp = me->call_sp;
-        me->call_frame = GCFFI_CURRENT_FRAME(ts);
-        me->call_sp = (PyObject **)(args + total);
-    }
-#endif
-    machinery_enter(ts);
-    r = PyObject_Vectorcall(method_impl[which], stack, nargs + 1, kwnames);
-    machinery_leave(ts);
-#if GCFFI_VALUE_STACKS
-    if (me != NULL) {
-        me->call_frame = outer_frame;
-        me->call_sp = outer_sp;
-    }
-#endif
+    r = call_recorded(ts, method_impl[which], stack, nargs + 1, kwnames, args + total);
     if (stack != small)
         PyMem_Free(stack);
     return r;
 }
 
-/* The layer's fast_switch(record, self, value, given) for switch() and
- * switch(value): no tuple or dict for the arguments, and the thread's record
- * (or None) for its thread check.  Set by gcffi_set_fast_switch. */
+/* The layer's switch(value) and switch() (_greenlet.py's _switch_value,
+ * set by gcffi_set_fast_switch), called as fast_switch(record, self, value,
+ * given): no tuple or dict for the arguments, value () when not given, and
+ * the thread's record (or None) for its thread check by identity.  Other
+ * calls go to the layer's switch(self, *args, **kwargs), which hands the
+ * same two forms to the same function. */
 static PyObject *fast_switch, *empty_tuple;
 
 static PyObject *
@@ -489,16 +506,12 @@ method_switch(PyObject *self, PyObject *const *args, Py_ssize_t nargsf, PyObject
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (kwnames == NULL && nargs <= 1 && fast_switch != NULL) {
-        PyObject *stack[4], *r;
-        PyThreadState *ts = PyThreadState_Get();
+        PyObject *stack[4];
         stack[0] = thread_record ? thread_record : Py_None;
         stack[1] = self;
         stack[2] = nargs ? args[0] : empty_tuple;
         stack[3] = nargs ? Py_True : Py_False;
-        machinery_enter(ts);
-        r = PyObject_Vectorcall(fast_switch, stack, 4, NULL);
-        machinery_leave(ts);
-        return r;
+        return call_recorded(PyThreadState_Get(), fast_switch, stack, 4, NULL, args + nargs);
     }
     return call_impl(0, self, args, nargsf, kwnames);
 }
@@ -715,6 +728,60 @@ gcffi_set_transfer(uintptr_t fn, uintptr_t handle)
     Py_INCREF(transfer_fn);
     Py_XSETREF(handle_type, Py_TYPE((PyObject *)handle));
     Py_INCREF(handle_type);
+}
+
+/* transfer(handle) as a builtin function (METH_O), for the layer's switch
+ * path: cffi's wrapper around gcffi_transfer converts the argument through
+ * cffi's generic machinery and saves and restores errno, about 15 ns of a
+ * 250 ns switch (CPython 3.11, perf).  A handle is a cffi cdata object
+ * owning a gcffi_handle; its pointer is read where cffi keeps it (after the
+ * object header: its ctype, then its data pointer) -- a layout that
+ * gcffi_make_transfer checks against cffi's own answer before this is
+ * used, and that is checked again per call by type and ctype. */
+static void *handle_ctype;
+
+static gcffi_handle *
+handle_pointer(PyObject *h)
+{
+    void **fields = (void **)((char *)h + sizeof(PyObject));
+    return Py_TYPE(h) == handle_type && fields[0] == handle_ctype
+        ? (gcffi_handle *)fields[1] : NULL;
+}
+
+static PyObject *
+builtin_transfer(PyObject *module, PyObject *h)
+{
+    gcffi_handle *p = handle_pointer(h);
+    (void)module;
+    if (p == NULL) {
+        PyErr_SetString(PyExc_TypeError, "greenlet_cffi: transfer() takes a greenlet handle");
+        return NULL;
+    }
+    return PyLong_FromLong(gcffi_transfer(p));
+}
+
+static PyMethodDef transfer_def = {
+    "transfer", builtin_transfer, METH_O,
+    "transfer(handle)\n--\n\nSwitch to the greenlet of handle: 0 once resumed, "
+    "nonzero if the switch could not be made."
+};
+
+int
+gcffi_make_transfer(uintptr_t sample, uintptr_t pointer, uintptr_t out_list)
+{
+    PyObject *h = (PyObject *)sample, *fn;
+    void **fields = (void **)((char *)h + sizeof(PyObject));
+    if (fields[1] != (void *)pointer)
+        return -1;      /* not the layout we know: cffi's wrapper it is */
+    Py_INCREF(Py_TYPE(h));
+    Py_XSETREF(handle_type, Py_TYPE(h));
+    handle_ctype = fields[0];
+    fn = PyCFunction_New(&transfer_def, NULL);
+    if (fn == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return append_result(out_list, fn);
 }
 
 #if GCFFI_VALUE_STACKS

@@ -47,3 +47,6 @@ int gcffi_capi_capsule(uintptr_t type, uintptr_t error, uintptr_t exit,
                        uintptr_t state, uintptr_t out_list);
 /* The layer's transfer function and a handle (their type): see core.c */
 void gcffi_set_transfer(uintptr_t fn, uintptr_t handle);
+/* gcffi_transfer as a builtin function taking a handle, appended to out_list
+ * (pointer: the sample handle's pointer as cffi reads it); -1: none. */
+int gcffi_make_transfer(uintptr_t sample, uintptr_t pointer, uintptr_t out_list);

@@ -88,13 +88,19 @@ def new_handle():
 
 
 # transfer(target): from this thread's running greenlet to target; 0 once
-# the caller is resumed, nonzero if the switch could not be made.
-transfer = lib.gcffi_transfer
+# the caller is resumed, nonzero if the switch could not be made.  The
+# core's builtin function, which reads the handle's pointer itself (cheaper
+# than cffi's wrapper); cffi's wrapper where the core cannot (csrc/core.c).
+_sample = new_handle()
+_out = []
+if lib.gcffi_make_transfer(id(_sample), int(ffi.cast("uintptr_t", _sample)), id(_out)) == 0:
+    transfer = _out[0]
+else:
+    transfer = lib.gcffi_transfer
 # The core recognises a suspended transfer(handle) call on a value stack
 # (csrc/core.c: transfer_call_top), to release it when a thread has ended.
-_sample = new_handle()
 lib.gcffi_set_transfer(id(transfer), id(_sample))
-del _sample
+del _sample, _out
 
 
 def top_frame(handle):
@@ -117,8 +123,9 @@ def untraced_methods(cls, names, fast_switch=None):
     """Replace cls's Python methods switch and throw by C methods that call
     them with tracing suspended: tracers and profilers see a switch as one
     C call, as with greenlet (see csrc/core.c).  fast_switch(record, self,
-    value, given), if given, serves switch() and switch(value): record is
-    what main_handle() got in this thread (None if none yet)."""
+    value, given), if given, serves switch() and switch(value) without an
+    argument tuple (value is () when not given): record is what
+    main_handle() got in this thread (None if none yet)."""
     if fast_switch is not None and lib.gcffi_set_fast_switch(id(fast_switch)) < 0:
         raise RuntimeError("greenlet_cffi: cannot set the fast switch")
     for which, name in enumerate(("switch", "throw")):

@@ -334,47 +334,29 @@ class greenlet(_instance):
         passed back when something switches to the caller again."""
         if _TELL_PROFILER and _b.wants_c_call():
             return _b.as_c_call(greenlet.switch, self, args, kwargs)
-        # The common case inlined (it is _switch_to's): a suspended greenlet
-        # of this thread and no kill pending.  Anything else goes the long way.
-        try:
-            ts = self.__ts
-            if ts.ident != _get_ident() or self.__state != _STARTED or ts.doomed:
-                ts = None
-            else:
-                origin = ts.current
-                if origin is self:
-                    ts = None
-        except AttributeError:          # not a greenlet: _switch_to says so
-            ts = None
-        if ts is None:
+        if kwargs or len(args) > 1:
             # The long way.  This frame keeps nothing that a traceback
             # through it would keep alive.
             ts = _thread_state()
             ts.outbox = (self, args, kwargs, None)
-            origin = self = args = kwargs = None
+            self = args = kwargs = None
             return _switch_to(ts)
-        if origin._greenlet__reaper is None:
-            origin._greenlet__reaper = _Reaper(origin)
-        # A started target returns what it is sent: a 2-tuple inbox.
-        if kwargs:
-            ts.inbox = (origin, (args, kwargs) if args else kwargs)
+        # switch() and switch(value): _switch_value, which CPython's C
+        # method calls directly (there, this is reached only with keywords
+        # or several arguments).
+        try:
+            here = _tls.state
+        except AttributeError:
+            here = None
         else:
-            ts.inbox = (origin, args[0] if len(args) == 1 else args)
-        ts.current = self
-        handle = self.__handle
-        # While suspended, and when an exception passes, this frame holds
-        # nothing that was sent and no greenlet.
-        del origin, args, kwargs, self
-        failed = _transfer(handle)
-        del handle
-        if failed:
-            return _transfer_failed(ts, failed)
-        box = ts.inbox
-        if len(box) == 2 and ts.trace is None:
-            ts.inbox = None
-            return box[1]
-        del box
-        return _receive(ts)
+            # Without reference counting, the greenlet about to suspend
+            # needs its finalizer (_Reaper); here, not in _switch_value,
+            # which CPython's switches do not pass through this way.
+            origin = here.current
+            if origin._greenlet__reaper is None:
+                origin._greenlet__reaper = _Reaper(origin)
+            origin = None
+        return _switch_value(here, self, args[0] if args else (), args)
 
     def throw(self, typ=GreenletExit, val=None, tb=None):
         """Raise an exception in this greenlet (immediately, by switching
@@ -950,51 +932,61 @@ def _finish(result, exc):
 _getrefcount = getattr(sys, "getrefcount", None)
 _transfer = _b.transfer
 _call_traced = _b.call_traced
-_switch_py = greenlet.switch
 
 
-def _fast_switch(here, self, value, given):
-    """switch() and switch(value) where switch() is a C method (CPython):
-    ``here`` is this thread's _ThreadState as the core knows it (None before
-    its first greenlet), so a greenlet of this thread is one whose state is
-    ``here``: no thread id to ask for.  The rest is switch()'s own fast path,
-    without its argument tuple and dict, and without _Reaper (refcounted)."""
+def _switch_value(here, self, value, given):
+    """switch(value), or switch() if not given (value is then ()): the one
+    implementation of both, for greenlet.switch and for CPython's C method
+    (csrc/core.c), which calls it without building an argument tuple.
+    ``here`` is this thread's _ThreadState, or None before its first
+    greenlet: a greenlet of this thread is one whose state is ``here``, no
+    thread id to ask for (the C core keeps it per thread).
+
+    Inline, the common case: a suspended greenlet of this thread and no
+    kill pending (the end of _switch_to, written again here so that this
+    path makes no further Python call).  Anything else goes the long way,
+    _switch_to."""
     try:
         ts = self._greenlet__ts
-    except AttributeError:      # made without greenlet.__new__
-        return _switch_slow(self, value, given)
-    # Written as separate tests: each compiles to one specialized jump.
-    if ts is not here:
-        return _switch_slow(self, value, given)
-    if self._greenlet__state != _STARTED:
-        return _switch_slow(self, value, given)
-    origin = ts.current
-    if origin is self or ts.doomed:
-        return _switch_slow(self, value, given)
-    ts.inbox = (origin, value)
-    ts.current = self
-    handle = self._greenlet__handle
-    del origin, value, self, here
-    failed = _transfer(handle)
-    del handle
-    if failed:
-        return _transfer_failed(ts, failed)
-    box = ts.inbox
-    if len(box) == 2 and ts.trace is None:
-        ts.inbox = None
-        return box[1]
-    del box
-    return _receive(ts)
+    except AttributeError:      # not a greenlet, or made without __new__
+        ts = False              # never here
+    # Nested tests, not one chained boolean: in 3.11 each is one
+    # specialized jump.
+    if ts is here:
+        if self._greenlet__state == _STARTED:
+            origin = ts.current
+            if origin is not self:
+                if not ts.doomed:
+                    # A started target returns what it is sent: a 2-tuple.
+                    ts.inbox = (origin, value)
+                    ts.current = self
+                    handle = self._greenlet__handle
+                    # While suspended, and when an exception passes, this
+                    # frame holds nothing that was sent and no greenlet.
+                    del origin, value, self, here, given
+                    failed = _transfer(handle)
+                    del handle
+                    if failed:
+                        return _transfer_failed(ts, failed)
+                    box = ts.inbox
+                    if len(box) == 2 and ts.trace is None:
+                        ts.inbox = None
+                        return box[1]
+                    del box
+                    return _receive(ts)
+    # The long way.  Nothing may stay in this frame while it is suspended:
+    # not even origin -- this greenlet itself, which would then never be
+    # freed, and never killed (what a suspended stack holds, no collector
+    # sees).
+    ts = _thread_state()
+    ts.outbox = (self, (value,) if given else (), None, None)
+    origin = self = value = here = given = None
+    return _switch_to(ts)
 
 
-def _switch_slow(self, value, given):
-    return _switch_py(self, value) if given else _switch_py(self)
-
-
-# _fast_switch is OFF: with it, tests/test_stress.py fails (greenlets dropped
-# by other threads never killed); cause not found yet (issue 10, open).
-# To turn it on: pass _fast_switch if _REFCOUNTED.
-_b.untraced_methods(greenlet, ("switch", "throw"), None)
+# CPython: switch() and throw() become C methods, and switch() and
+# switch(value) go straight to _switch_value.
+_b.untraced_methods(greenlet, ("switch", "throw"), _switch_value if _REFCOUNTED else None)
 greenlet._greenlet__layout = greenlet
 
 
