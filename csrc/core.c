@@ -3,6 +3,7 @@
  * held (see build_ffi.py), so the thread state can be swapped in place.
  */
 #include "pystate.h"
+#include "structmember.h"     /* T_OBJECT_EX */
 #include "stack.h"
 #include "gcffi.h"
 
@@ -11,6 +12,7 @@ struct gcffi_coro {
     gcffi_pystate py;
     PyThreadState *thread;      /* where it runs; NULL until it starts */
     int main;                   /* a thread's main greenlet (its own stack) */
+    PyObject *record;           /* main: the layer's record of its thread */
     /* begin()'s (run, args, kwargs) while run runs: held here, not on the
      * C stack, so that a greenlet left for good by its thread releases it */
     PyObject *call;
@@ -27,10 +29,12 @@ struct gcffi_coro {
  * target: a one-argument cffi call costs half of a two-argument one. */
 static __thread gcffi_coro *running;
 
-/* The Python layer's record of this thread (its _ThreadState), borrowed: it
- * lives as long as the thread's main greenlet, whose core clears this when
+/* The Python layer's record of this thread (its _ThreadState), borrowed from
+ * the thread's main core, which holds it (so that it outlives the main
+ * greenlet, whatever order their references go in) and clears this when
  * freed.  switch() hands it to the layer's fast path, which so tells "a
- * greenlet of this thread" by identity instead of asking for the thread id. */
+ * greenlet of this thread" by identity instead of asking for the thread id;
+ * getcurrent() reads the current greenlet from it. */
 static __thread PyObject *thread_record;
 
 /* The Python layer's two halves of a greenlet's life (gcffi_set_entry):
@@ -607,6 +611,70 @@ gcffi_untraced(uintptr_t fn, uintptr_t name, uintptr_t doc, int as_method,
     return append_result(out_list, r);
 }
 
+/* getcurrent() in C: the record's `current` slot, unless the record has
+ * greenlets waiting to be killed (`doomed`, a list), there is no record or
+ * current greenlet yet, or the interpreter is finalizing: then the layer's
+ * own getcurrent() (slow), which handles all of those. */
+static PyObject *getcurrent_slow;
+static Py_ssize_t current_offset, doomed_offset;
+
+#if PY_VERSION_HEX < 0x030D0000
+#  define GCFFI_FINALIZING() _Py_IsFinalizing()
+#else
+#  define GCFFI_FINALIZING() Py_IsFinalizing()
+#endif
+
+static PyObject *
+fast_getcurrent(PyObject *unused, PyObject *noargs)
+{
+    PyObject *ts = thread_record;
+    (void)unused; (void)noargs;
+    if (ts != NULL && !GCFFI_FINALIZING()) {
+        PyObject *cur = *(PyObject **)((char *)ts + current_offset);
+        PyObject *doomed = *(PyObject **)((char *)ts + doomed_offset);
+        if (cur != NULL && cur != Py_None && doomed != NULL
+                && PyList_CheckExact(doomed) && PyList_GET_SIZE(doomed) == 0) {
+            Py_INCREF(cur);
+            return cur;
+        }
+    }
+    return PyObject_CallNoArgs(getcurrent_slow);
+}
+
+static PyMethodDef getcurrent_def = {
+    "getcurrent", fast_getcurrent, METH_NOARGS,
+    "getcurrent()\n--\n\nReturn the greenlet running in this thread."
+};
+
+static Py_ssize_t
+slot_offset(PyObject *descr)
+{
+    PyMemberDef *m;
+    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type))
+        return -1;
+    m = ((PyMemberDescrObject *)descr)->d_member;
+    return m->type == T_OBJECT_EX ? m->offset : -1;
+}
+
+int
+gcffi_make_getcurrent(uintptr_t slow, uintptr_t current, uintptr_t doomed,
+                      uintptr_t out_list)
+{
+    PyObject *fn;
+    current_offset = slot_offset((PyObject *)current);
+    doomed_offset = slot_offset((PyObject *)doomed);
+    if (current_offset < 0 || doomed_offset < 0)
+        return -1;
+    Py_INCREF((PyObject *)slow);
+    Py_XSETREF(getcurrent_slow, (PyObject *)slow);
+    fn = PyCFunction_New(&getcurrent_def, NULL);
+    if (fn == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return append_result(out_list, fn);
+}
+
 /* CPython runs an object's __del__ once (PEP 442).  A greenlet that the
  * kill of its collection did not end, and that something now holds again,
  * must be killed again when it is dropped again, as greenlet does: clear
@@ -691,9 +759,19 @@ gcffi_new_main(uintptr_t record)
         c->py.owned = 0;        /* its state is the live thread state */
         c->thread = PyThreadState_Get();
         running = c;
-        thread_record = (PyObject *)record;
+        thread_record = c->record = (PyObject *)record;
+        Py_XINCREF(c->record);
     }
     return c;
+}
+
+void
+gcffi_release_record(gcffi_coro *c)
+{
+    /* The thread has ended: nothing reads its record through the core. */
+    if (thread_record == c->record)
+        thread_record = NULL;
+    Py_CLEAR(c->record);
 }
 
 gcffi_coro *
@@ -958,6 +1036,7 @@ gcffi_free(gcffi_coro *c)
         running = NULL;
         thread_record = NULL;
     }
+    Py_CLEAR(c->record);
     if (c->py.owned) {
         /* Unstarted, finished, or suspended for good (its thread is gone). */
         Py_CLEAR(c->call);

@@ -33,6 +33,12 @@ int gcffi_make_method(uintptr_t cls, int which, uintptr_t impl, uintptr_t out_li
  * calls fn unseen by tracers; appended to out_list. */
 int gcffi_untraced(uintptr_t fn, uintptr_t name, uintptr_t doc, int as_method,
                    uintptr_t out_list);
+/* A thread's main core lets its record go (the thread has ended). */
+void gcffi_release_record(gcffi_coro *c);
+/* getcurrent() reading the thread record's slots `current` and `doomed`
+ * (their member descriptors), else calling slow(); appended to out_list. */
+int gcffi_make_getcurrent(uintptr_t slow, uintptr_t current, uintptr_t doomed,
+                          uintptr_t out_list);
 /* switch() and switch(value) call impl(record, self, value, given) instead. */
 int gcffi_set_fast_switch(uintptr_t impl);
 /* Suspends (1) or resumes (0) tracing, around user code the machinery runs. */

@@ -10,7 +10,8 @@ from ._core import ffi, lib
 __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
-           "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER", "c_api"]
+           "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER",
+           "fast_getcurrent", "release_record", "c_api"]
 
 NAME = "cffi"
 PLATFORM = ffi.string(lib.gcffi_platform()).decode()
@@ -58,6 +59,23 @@ def hidden(fn, as_method=False):
     out = []
     if lib.gcffi_untraced(id(fn), id(name), id(doc) if doc else 0, bool(as_method), id(out)) < 0:
         raise RuntimeError("greenlet_cffi: cannot make the C function %s" % name)
+    return out[0]
+
+
+def release_record(handle):
+    """The thread of main handle has ended: the core lets go of the record
+    main_handle() was given."""
+    lib.gcffi_release_record(handle.coro)
+
+
+def fast_getcurrent(slow, record_class):
+    """getcurrent() in C, reading the thread's record (record_class's slots
+    current and doomed) and calling slow() for anything else; None if the
+    core cannot read those slots."""
+    out = []
+    if lib.gcffi_make_getcurrent(id(slow), id(vars(record_class)["current"]),
+                                 id(vars(record_class)["doomed"]), id(out)) < 0:
+        return None
     return out[0]
 
 

@@ -112,7 +112,8 @@ __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
            "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER",
-           "wants_c_call", "as_c_call", "c_api"]
+           "wants_c_call", "as_c_call", "fast_getcurrent", "release_record",
+           "c_api"]
 
 NAME = "continulet"
 
@@ -317,6 +318,15 @@ def set_context(handle, running, ctx):
 
 def untraced_methods(cls, names, fast_switch=None):
     pass
+
+
+def release_record(handle):
+    pass
+
+
+def fast_getcurrent(slow, record_class):
+    """None: the layer's getcurrent() is what the JIT makes fast here."""
+    return None
 
 
 # The layer asks wants_c_call() first thing in switch() and throw(), and if

@@ -89,6 +89,8 @@ _ended = []     # thread states whose greenlets still show frames
 def _thread_ended(ts, _process_time=_process_time):
     ts.alive = False
     ts.end_lock = None
+    if ts.main is not None:
+        _b.release_record(ts.main._greenlet__handle)
     ts.ident = None     # thread ids are reused
     # Greenlets waiting to be killed by this thread never will be:
     # release them without running.
@@ -1031,6 +1033,9 @@ if _REFCOUNTED:
     gc.callbacks.remove(_gc_phase)
     gc.callbacks.append(_b.hidden(_gc_phase))
 _hide_machinery(globals(), (greenlet, _ThreadEnd, _AfterCollection, _Reaper))
+# Where the backend can, getcurrent()'s common case is C code of its own.
+getcurrent = _b.fast_getcurrent(getcurrent, _ThreadState) or getcurrent
+greenlet.getcurrent = staticmethod(getcurrent)
 _name = None
 del _name
 _b.set_entry(_begin, _finish)
