@@ -38,9 +38,10 @@ def spawn(n=N):
     for i in range(n):
         greenlet(f).switch(i)
 
-def chain(n=N):
+def chain(n=N, keep=None):
     # The program: each greenlet parks, then passes a value on to
-    # the previous one and stays suspended there; all become garbage.
+    # the previous one and stays suspended there; all become garbage (unless
+    # kept in `keep`, to be killed explicitly).
     def link(nxt):
         v = getcurrent().parent.switch()
         nxt.switch(v + 1)
@@ -49,21 +50,13 @@ def chain(n=N):
         g = greenlet(link)
         g.switch(start)
         start = g
+        if keep is not None:
+            keep.append(g)
     start.switch(0)
 
 def kept_chain(n=N):
-    # The same chain, kept: its links are then killed explicitly.
     keep = []
-    def link(nxt):
-        v = getcurrent().parent.switch()
-        nxt.switch(v + 1)
-    start = getcurrent()
-    for _ in range(n):
-        g = greenlet(link)
-        g.switch(start)
-        start = g
-        keep.append(g)
-    start.switch(0)
+    chain(n, keep)
     return keep
 
 def throw_kill(gs):
