@@ -73,7 +73,7 @@ class _ThreadEnd:
         self.ts = ts
 
     def __del__(self):
-        if self.ts.alive:
+        if _ended is not None and self.ts.alive:   # None: interpreter shutdown
             _thread_ended(self.ts)
 
 
