@@ -212,6 +212,9 @@ def test_spawn_after_garbage_chain(measured):
                       ("kill a chain by throw", 1))
 
 
+@pytest.mark.xfail(IS_PYPY, strict=False, reason=_ORDERED_FINALIZERS + "; garbage chains "
+                   "made between these phases are killed during them, one link per "
+                   "collection (measured in CI: throw and traced switch 8-10x)")
 def test_work_beside_many_suspended_greenlets(measured):
     _check(measured, ["park", "throw beside parked", "traced switch beside parked"])
 
