@@ -136,7 +136,8 @@ def test_registry_under_four_switching_threads(check_script, mode):
     lines = check_script("""
         import sys, threading, time
         from greenlet_cffi import greenlet, getcurrent, tracing
-        WORKERS = {"ping", "pong", "worker", "spawner", "switch", "_switch_to"}
+        WORKERS = {"ping", "pong", "worker", "spawner", "switch", "_switch_to",
+                   "is_set"}     # worker() calls stop.is_set()
         stop = threading.Event()
         errors = []
         threading.excepthook = lambda a: errors.append(repr(a.exc_value))
