@@ -172,7 +172,10 @@ class Recorder:
             g, run = args
             info = self._info(g)
             info.name = _name_of(g, run)
-            self._born[info.id] = _now()
+            # Born when the switch into it was seen, the start of the first
+            # interval its wall time counts (the "start" event comes later).
+            clock = self._clocks.get(threading.get_ident())
+            self._born[info.id] = clock[1] if clock is not None and clock[0] is info else _now()
         elif event == "finish":
             g, outcome, value = args
             info = self._info(g)
