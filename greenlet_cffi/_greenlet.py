@@ -563,9 +563,15 @@ def _collect(g):
         return
     if _tls.__dict__.get("state") is ts and ts.inbox is None and ts.outbox is None \
             and not _gc_running:
-        _kill(g)
-        if ts.doomed:       # deferred while that kill was switching
-            _kill_doomed(ts)
+        if ts.killing:
+            # Dropped by a greenlet being killed (a chain of garbage
+            # greenlets, each holding the next): the kill loop further up
+            # takes it next, so that a long chain does not nest one kill
+            # per link until the recursion limit stops them.
+            ts.doomed.append(g)
+            return
+        ts.doomed.append(g)
+        _kill_doomed(ts)
     elif _gc_running and _tls.__dict__.get("state") is ts:
         # Found by a collection (or dropped while one runs: its finalizers
         # may hand the GIL to other threads): killed when it stops, if
