@@ -1,8 +1,8 @@
 """Picks the switching backend for this interpreter.
 
-Both backends offer the same few names (see _backend_pypy.py for the
-contract): NAME, main_handle, new_handle, set_entry, transfer, top_frame,
-get_context, set_context.
+Both backends offer the same names (their __all__; the contract is in
+_backend_pypy.py's docstring): NAME, main_handle, new_handle, set_entry,
+transfer, top_frame, get_context, set_context and the rest listed there.
 """
 import sys
 

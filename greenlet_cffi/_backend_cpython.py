@@ -177,8 +177,6 @@ def rearm_finalizer(obj):
     lib.gcffi_rearm_finalizer(id(obj))
 
 
-
-
 def c_api(cls, error, exit, getcurrent, state):
     """The capsule "greenlet._C_API" that greenlet.h's PyGreenlet_Import()
     reads, served by cls's methods (csrc/capi.c)."""

@@ -40,6 +40,17 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     trashcan nesting.  None: not known here (stacklets do not tell).
 ``rearm_finalizer(obj)``
     CPython only (there __del__ runs once per object); never called here.
+``hidden(fn, as_method=False)`` / ``HIDE_HELPERS``
+    ``fn`` as C code to tracers and profilers: here a hidden function;
+    CPython makes a C function running it with tracing suspended.  The
+    layer hides its entries, and every function if ``HIDE_HELPERS``.
+``TELLS_PROFILER`` / ``wants_c_call()`` / ``as_c_call(method, self, args, kwargs)``
+    Here (True) switch() and throw() ask ``wants_c_call()`` first and then
+    run through ``as_c_call``, which tells a profile function of one C call.
+``fast_getcurrent(slow, record_class)`` / ``release_record(handle)``
+    CPython's getcurrent() in C (None here), reading the record handed to
+    ``main_handle()``, which the core keeps until ``release_record`` (the
+    thread has ended).
 ``top_frame(handle)``
     For a suspended greenlet: the frame that called ``transfer()``, whose
     ``f_back`` chain leads down to ``fn``.  None for a handle that is

@@ -563,13 +563,10 @@ def _collect(g):
         return
     if _tls.__dict__.get("state") is ts and ts.inbox is None and ts.outbox is None \
             and not _gc_running:
-        if ts.killing:
-            # Dropped by a greenlet being killed (a chain of garbage
-            # greenlets, each holding the next): the kill loop further up
-            # takes it next, so that a long chain does not nest one kill
-            # per link until the recursion limit stops them.
-            ts.doomed.append(g)
-            return
+        # Through the kill loop: one dropped by a greenlet being killed (a
+        # chain of garbage greenlets, each holding the next) is left to the
+        # loop further up (_kill_doomed sees it is at it), so that a long
+        # chain does not nest one kill per link until the recursion limit.
         ts.doomed.append(g)
         _kill_doomed(ts)
     elif _gc_running and _tls.__dict__.get("state") is ts:
@@ -616,9 +613,6 @@ def _gc_phase(phase, info):
                 finally:
                     ts.killing = False
 
-
-if _REFCOUNTED:
-    gc.callbacks.append(_gc_phase)
 
 
 class _Reaper:
@@ -1036,7 +1030,6 @@ def _hide_machinery(namespace, classes):
 
 
 if _REFCOUNTED:
-    gc.callbacks.remove(_gc_phase)
     gc.callbacks.append(_b.hidden(_gc_phase))
 _hide_machinery(globals(), (greenlet, _ThreadEnd, _AfterCollection, _Reaper))
 # Where the backend can, getcurrent()'s common case is C code of its own.
