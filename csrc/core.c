@@ -910,9 +910,18 @@ release_datastack(gcffi_coro *c)
     _PyStackChunk *chunk = s->datastack_chunk;
     struct _PyInterpreterFrame *f;
 
-    for (f = s->frame; f != NULL && in_chunks(chunk, f); f = f->previous)
-        if (f->frame_obj != NULL)
+    /* A frame object only its frame holds (gr_frame showed it, nobody kept
+     * it) goes first: it does not own the frame, so it leaves it alone.
+     * Top down, as a frame object holds the one below through f_back. */
+    for (f = s->frame; f != NULL && in_chunks(chunk, f); f = f->previous) {
+        PyFrameObject *fo = f->frame_obj;
+        if (fo == NULL)
+            continue;
+        if (Py_REFCNT(fo) > 1)
             return;
+        f->frame_obj = NULL;
+        Py_DECREF(fo);
+    }
 #if PY_VERSION_HEX < 0x030E0000
     /* Its local variables are whole: those it releases. */
     for (f = s->frame; f != NULL && in_chunks(chunk, f); f = f->previous) {

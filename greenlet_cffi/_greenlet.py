@@ -73,7 +73,9 @@ class _ThreadEnd:
         self.ts = ts
 
     def __del__(self):
-        if _ended is not None and self.ts.alive:   # None: interpreter shutdown
+        # None: interpreter shutdown, which clears the module's names in
+        # no fixed order (3.15 cleared _b first)
+        if _ended is not None and _b is not None and self.ts.alive:
             _thread_ended(self.ts)
 
 

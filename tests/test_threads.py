@@ -275,6 +275,40 @@ print(greenlet(lambda: "still fine").switch())
     assert out == ["kept 50", "alive refs 0", "still fine"]
 
 
+def test_dead_threads_greenlet_whose_frame_was_seen_is_released(check_script):
+    # gr_frame makes a frame object for the suspended frame of a greenlet
+    # whose thread has ended.  Once nobody keeps that frame object, dropping
+    # the greenlet releases what its frames hold (greenlet 3.5.6 leaks it up
+    # to 3.14); a frame object kept elsewhere keeps its frame readable.
+    out = check_script(PRELUDE + """
+import weakref
+class Thing:
+    pass
+box = {}
+def target():
+    def run(thing):
+        getcurrent().parent.switch()
+    for name in ("seen", "kept"):
+        g = greenlet(run)
+        g.switch(Thing())
+        box[name] = g
+t = threading.Thread(target=target)
+t.start()
+t.join()
+seen, kept = box.pop("seen"), box.pop("kept")
+thing = weakref.ref(seen.gr_frame.f_locals["thing"])
+frame = kept.gr_frame
+print("seen", seen.gr_frame.f_code.co_name, thing() is not None)
+del seen
+wait_released([thing])
+print("released", thing() is None)
+del kept
+collect()
+print("kept frame", frame.f_code.co_name, type(frame.f_locals["thing"]).__name__)
+""")
+    assert out == ["seen run True", "released True", "kept frame run Thing"]
+
+
 def test_thread_exits_leaving_nested_chain_suspended(check_script):
     # A chain of nested greenlets (each the parent of the next) is left
     # suspended when its thread ends; it is released without trouble.
