@@ -415,16 +415,6 @@ python_body(gcffi_stack *stack)
  * the thread's tracing suspended (as CPython does while it runs a trace
  * function).  One switch enters the machinery in one greenlet and leaves it
  * in another, so the count stays balanced per thread. */
-/* Runs a user callback (greenlet.settrace's) from inside the machinery:
- * traced and profiled like any user code. */
-void
-gcffi_machinery(int enter)
-{
-    if (enter)
-        machinery_enter(PyThreadState_Get());
-    else
-        machinery_leave(PyThreadState_Get());
-}
 
 static int
 append_result(uintptr_t out_list, PyObject *obj)
@@ -609,6 +599,42 @@ gcffi_untraced(uintptr_t fn, uintptr_t name, uintptr_t doc, int as_method,
         return -1;
     }
     return append_result(out_list, r);
+}
+
+/* The reverse: fn(*args) from inside the machinery, traced like user code
+ * (a switch's trace callback).  A builtin, as it runs on every traced
+ * switch: a Python wrapper around two cffi calls cost about as much as
+ * the switch itself. */
+static PyObject *
+traced_call(PyObject *unused, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    PyObject *r;
+    (void)unused;
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "call_traced(fn, *args) needs fn");
+        return NULL;
+    }
+    machinery_leave(ts);
+    r = PyObject_Vectorcall(args[0], args + 1, nargs - 1, NULL);
+    machinery_enter(ts);
+    return r;
+}
+
+static PyMethodDef traced_call_def = {
+    "call_traced", (PyCFunction)(void (*)(void))traced_call, METH_FASTCALL,
+    "call_traced(fn, *args)\n--\n\nfn(*args), seen by tracers and profilers."
+};
+
+int
+gcffi_make_call_traced(uintptr_t out_list)
+{
+    PyObject *fn = PyCFunction_New(&traced_call_def, NULL);
+    if (fn == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return append_result(out_list, fn);
 }
 
 /* getcurrent() in C: the record's `current` slot, unless the record has

@@ -41,8 +41,8 @@ int gcffi_make_getcurrent(uintptr_t slow, uintptr_t current, uintptr_t doomed,
                           uintptr_t out_list);
 /* switch() and switch(value) call impl(record, self, value, given) instead. */
 int gcffi_set_fast_switch(uintptr_t impl);
-/* Suspends (1) or resumes (0) tracing, around user code the machinery runs. */
-void gcffi_machinery(int enter);
+/* call_traced(fn, *args) as a builtin function, appended to out_list. */
+int gcffi_make_call_traced(uintptr_t out_list);
 void gcffi_rearm_finalizer(uintptr_t obj);  /* its __del__ will run again */
 size_t gcffi_stack_saved(gcffi_handle *h);  /* bytes of C stack kept in the heap */
 int gcffi_trash_delete_nesting(void);       /* -1: this CPython has no such count */

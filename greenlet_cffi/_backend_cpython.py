@@ -154,13 +154,13 @@ def untraced_methods(cls, names, fast_switch=None):
             setattr(cls, name, out[0])
 
 
-def call_traced(fn, *args):
-    """fn(*args) from inside the switch machinery, traced like user code."""
-    lib.gcffi_machinery(0)
-    try:
-        return fn(*args)
-    finally:
-        lib.gcffi_machinery(1)
+# call_traced(fn, *args): fn(*args) from inside the switch machinery, traced
+# like user code; a builtin of the core (csrc/core.c: traced_call).
+_out = []
+if lib.gcffi_make_call_traced(id(_out)) < 0:
+    raise RuntimeError("greenlet_cffi: cannot make call_traced")
+call_traced, = _out
+del _out
 
 
 def stack_saved(handle):
