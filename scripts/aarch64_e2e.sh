@@ -75,25 +75,20 @@ in_arm_ns() {
     unshare --user --mount --pid --fork --propagation private -- bash -c '
         set -e
         read -r _ <"$1"
-        R=$2 qemu=$3 script=$4 inner_path=$5
-        shift 5
+        R=$2 qemu=$3 script=$4 inner_path=$5 mounts=$6
+        shift 6
         mount -t proc proc /proc
         mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
         # ELF64, little endian, version 1, any OS ABI, ET_EXEC or ET_DYN,
         # e_machine 183 (EM_AARCH64).
         echo ":gcffi-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:$qemu:F" \
             >/proc/sys/fs/binfmt_misc/register
-        mount -t proc proc "$R/proc"
-        mount --rbind /dev "$R/dev"
-        mount --rbind /sys "$R/sys"
-        for d in "$@"; do
-            mkdir -p "$R$d"
-            mount --bind "$d" "$R$d"
-        done
+        . "$mounts"
+        mount_into_root "$R" "$@"
         exec chroot "$R" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" PATH="$inner_path" \
             LANG=C.UTF-8 LC_ALL=C.UTF-8 PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
             PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 /bin/bash -c "$script"
-    ' arm_ns "$fifo" "$ARM_ROOT" "$QEMU" "$script" "$INNER_PATH" "$@" &
+    ' arm_ns "$fifo" "$ARM_ROOT" "$QEMU" "$script" "$INNER_PATH" "$PROJECT/scripts/root_mounts.sh" "$@" &
     upid=$!
     me=$(readlink /proc/self/ns/user)
     for i in $(seq 200); do

@@ -148,18 +148,13 @@ in_root_shell() {
     shift 2
     in_namespace bash -c '
         set -e
-        R=$1 script=$2 inner_path=$3
-        shift 3
-        mount -t proc proc "$R/proc"
-        mount --rbind /dev "$R/dev"
-        mount --rbind /sys "$R/sys"
-        for d in "$@"; do
-            mkdir -p "$R$d"
-            mount --bind "$d" "$R$d"
-        done
+        R=$1 script=$2 inner_path=$3 mounts=$4
+        shift 4
+        . "$mounts"
+        mount_into_root "$R" "$@"
         exec chroot "$R" /usr/bin/env PATH="$inner_path" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
             /bin/bash -c "$script"
-    ' in_root "$R" "$script" "$INNER_PATH" "$@"
+    ' in_root "$R" "$script" "$INNER_PATH" "$PROJECT/scripts/root_mounts.sh" "$@"
 }
 
 do_run() {
