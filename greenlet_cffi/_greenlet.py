@@ -342,6 +342,8 @@ class greenlet(_instance):
             ts = _thread_state()
             ts.outbox = (self, args, kwargs, None)
             self = args = kwargs = None
+            if _cold_call is not None:
+                return _cold_call(_switch_to, ts)
             return _switch_to(ts)
         # switch() and switch(value): _switch_value, which CPython's C
         # method calls directly (there, this is reached only with keywords
@@ -933,6 +935,7 @@ def _finish(result, exc):
 
 _getrefcount = getattr(sys, "getrefcount", None)
 _transfer = _b.transfer
+_cold_call = _b.cold_call
 _call_traced = _b.call_traced
 
 
@@ -983,6 +986,9 @@ def _switch_value(here, self, value, given):
     ts = _thread_state()
     ts.outbox = (self, (value,) if given else (), None, None)
     origin = self = value = here = given = None
+    if _cold_call is not None:
+        # PyPy: kept out of the caller's trace (see cold_call in the backend).
+        return _cold_call(_switch_to, ts)
     return _switch_to(ts)
 
 
