@@ -201,14 +201,24 @@ def _start(self):
     try:
         run = args = kwargs = None
         try:
-            run, args, kwargs = _with_headroom(_begin)
-            result = (_opaque_call(run, *args, **kwargs) if kwargs
-                      else _opaque_call(run, *args))
+            # begin() gets no extra room: its RecursionError is raised in
+            # the new greenlet, as from run (see _finish_with_headroom).
+            run, args, kwargs = _begin()
+            # No star-call for the common switch() and switch(value): each
+            # makes the JIT pack an argument list on every start.
+            if kwargs:
+                result = _opaque_call(run, *args, **kwargs)
+            elif not args:
+                result = _opaque_call(run)
+            elif len(args) == 1:
+                result = _opaque_call(run, args[0])
+            else:
+                result = _opaque_call(run, *args)
             exc = None
         except BaseException as e:
             result, exc = None, e
         run = args = kwargs = None
-        nxt = _with_headroom(_finish, result, exc)
+        nxt = _finish_with_headroom(result, exc)
         result = exc = None
     except BaseException:
         # fn must not raise.  If it does anyway (a bug, an asynchronous
@@ -285,19 +295,17 @@ def _room():
     _room11()
 
 
-def _with_headroom(fn, *args):
-    # begin() and finish() must run even where run met the recursion limit
-    # (greenlets starting greenlets without end): if they cannot, they run
-    # again with a little more room, as the C core gives them on CPython.
+def _finish_with_headroom(result, exc):
+    # finish() must run even where run met the recursion limit (greenlets
+    # starting greenlets without end): if it cannot, it runs again with a
+    # little more room, as the C core gives it on CPython.
     try:
-        return fn(*args)
+        return _finish(result, exc)
     except RecursionError:
-        if fn is _begin:
-            raise
         limit = _getrecursionlimit()
         _setrecursionlimit(limit + 100)
         try:
-            return fn(*args)
+            return _finish(result, exc)
         finally:
             _setrecursionlimit(limit)
 
