@@ -958,8 +958,28 @@ def _switch_value(here, self, value, given):
     # Nested tests, not one chained boolean: in 3.11 each is one
     # specialized jump.
     if ts is here:
-        state = self._greenlet__state
-        if state == _UNSTARTED:
+        if self._greenlet__state == _STARTED:
+            origin = ts.current
+            if origin is not self:
+                if not ts.doomed:
+                    # A started target returns what it is sent: a 2-tuple.
+                    ts.inbox = (origin, value)
+                    ts.current = self
+                    handle = self._greenlet__handle
+                    # While suspended, and when an exception passes, this
+                    # frame holds nothing that was sent and no greenlet.
+                    del origin, value, self, here, given
+                    failed = _transfer(handle)
+                    del handle
+                    if failed:
+                        return _transfer_failed(ts, failed)
+                    box = ts.inbox
+                    if len(box) == 2 and ts.trace is None:
+                        ts.inbox = None
+                        return box[1]
+                    del box
+                    return _receive(ts)
+        elif self._greenlet__state == _UNSTARTED:
             # The common start: a plain greenlet with its run given, whose
             # parent runs (or ran) in this thread, no kill pending.  Else
             # (a subclass's run, a parent not started) the long way.
@@ -982,27 +1002,6 @@ def _switch_value(here, self, value, given):
                     return _transfer_failed(ts, failed)
                 return _receive(ts)
             del parent, run
-        elif state == _STARTED:
-            origin = ts.current
-            if origin is not self:
-                if not ts.doomed:
-                    # A started target returns what it is sent: a 2-tuple.
-                    ts.inbox = (origin, value)
-                    ts.current = self
-                    handle = self._greenlet__handle
-                    # While suspended, and when an exception passes, this
-                    # frame holds nothing that was sent and no greenlet.
-                    del origin, value, self, here, given
-                    failed = _transfer(handle)
-                    del handle
-                    if failed:
-                        return _transfer_failed(ts, failed)
-                    box = ts.inbox
-                    if len(box) == 2 and ts.trace is None:
-                        ts.inbox = None
-                        return box[1]
-                    del box
-                    return _receive(ts)
     # The long way.  Nothing may stay in this frame while it is suspended:
     # not even origin -- this greenlet itself, which would then never be
     # freed, and never killed (what a suspended stack holds, no collector
