@@ -11,9 +11,10 @@ __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
            "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER",
-           "fast_getcurrent", "release_record", "c_api"]
+           "fast_getcurrent", "release_record", "c_api", "cold_call"]
 
 NAME = "cffi"
+cold_call = None    # nothing to keep out of a JIT's traces here
 PLATFORM = ffi.string(lib.gcffi_platform()).decode()
 
 _entry = None

@@ -344,6 +344,8 @@ class greenlet(_instance):
             ts = _thread_state()
             ts.outbox = (self, args, kwargs, None)
             self = args = kwargs = None
+            if _cold_call is not None:
+                return _cold_call(_switch_to, ts)
             return _switch_to(ts)
         # switch() and switch(value): _switch_value, which CPython's C
         # method calls directly (there, this is reached only with keywords
@@ -935,6 +937,7 @@ def _finish(result, exc):
 
 _getrefcount = getattr(sys, "getrefcount", None)
 _transfer = _b.transfer
+_cold_call = _b.cold_call
 _call_traced = _b.call_traced
 
 
@@ -978,6 +981,31 @@ def _switch_value(here, self, value, given):
                         return box[1]
                     del box
                     return _receive(ts)
+    # The common start: a plain greenlet with its run given, whose parent
+    # runs (or ran) in this thread, no kill pending.  Else (a subclass's
+    # run, a parent not started) the long way.  Here, after the started
+    # case's block and not in it: CPython's switch then jumps past it
+    # without a longer jump instruction.
+    if ts is here and self._greenlet__state == _UNSTARTED:
+        parent = self._greenlet__parent
+        run = self._greenlet__run
+        if (type(self) is greenlet and run is not _NO_RUN and not ts.doomed
+                and parent._greenlet__ts is ts
+                and parent._greenlet__state != _UNSTARTED):
+            # What _switch_to does for an unstarted target, and
+            # _starting; _begin takes the 4-tuple.
+            self._greenlet__state = _STARTED
+            ts.starting, ts.run = self, run
+            ts.inbox = (ts.current, (value,) if given else (), None, None)
+            ts.current = self
+            handle = self._greenlet__handle
+            del parent, run, value, self, here, given
+            failed = _transfer(handle)
+            del handle
+            if failed:
+                return _transfer_failed(ts, failed)
+            return _receive(ts)
+        del parent, run
     # The long way.  Nothing may stay in this frame while it is suspended:
     # not even origin -- this greenlet itself, which would then never be
     # freed, and never killed (what a suspended stack holds, no collector
@@ -985,6 +1013,9 @@ def _switch_value(here, self, value, given):
     ts = _thread_state()
     ts.outbox = (self, (value,) if given else (), None, None)
     origin = self = value = here = given = None
+    if _cold_call is not None:
+        # PyPy: kept out of the caller's trace (see cold_call in the backend).
+        return _cold_call(_switch_to, ts)
     return _switch_to(ts)
 
 
