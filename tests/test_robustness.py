@@ -211,6 +211,9 @@ except KeyboardInterrupt:
 def test_sigint_while_greenlet_runs(check_script):
     out = check_script(PRELUDE + """
 import os, signal
+# Python's own handler, whatever this process inherited (a shell's
+# background job starts with SIGINT ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 main = getcurrent()
 def run():
     try:
