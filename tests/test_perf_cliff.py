@@ -271,3 +271,83 @@ def test_garbage_chain_killed_in_few_collections(run_script):
         counts = eval(line[0].split(" ", 1)[1].rsplit(" ", 2)[0])
         assert len(counts) <= 3 and (not counts or counts[-1] == 2000), line[0]
         assert line[0].endswith("True True"), line[0]
+
+
+# The sequence (bench.py's calibration, both implementations in one process)
+# in which PyPy 7.3.11's JIT aborted with the sweep on: "Fatal RPython error:
+# AssertionError" while the sweep's kills resumed the first garbage chain.
+_SWEEP_ABORT = r"""
+import gc
+import greenlet as ref, greenlet_cffi as ours
+MODS = (ours, ref)
+def deep(d, fn):
+    return deep(d - 1, fn) if d else fn()
+def switch_deep(mod, n):
+    def measured():
+        main = mod.getcurrent()
+        def park():
+            sw = main.switch
+            for _ in range(n + 1):
+                sw()
+        p = mod.greenlet(lambda: deep(100, park))
+        p.switch()
+        sw = p.switch
+        for _ in range(n):
+            sw()
+        p.switch()
+    deep(100, measured)
+def nothing():
+    pass
+def spawn(mod, n):
+    new = mod.greenlet
+    for _ in range(n):
+        new(nothing).switch()
+def chain(mod, n):
+    main = mod.getcurrent()
+    links = []
+    def link(i):
+        v = main.switch()
+        if i + 1 == n:
+            return v + 1
+        links[i + 1].switch(v + 1)
+    for i in range(n):
+        g = mod.greenlet(link)
+        g.switch(i)
+        links.append(g)
+    links[0].switch(0)
+    for g in links:
+        if not g.dead:
+            g.switch()
+def garbage_chain(mod, n):
+    getcurrent = mod.getcurrent
+    def link(nxt):
+        v = getcurrent().parent.switch()
+        nxt.switch(v + 1)
+    start = getcurrent()
+    for _ in range(n):
+        g = mod.greenlet(link)
+        g.switch(start)
+        start = g
+    start.switch(0)
+def run(fn, ns, mods=MODS):
+    for n in ns:
+        for mod in mods:
+            gc.collect()
+            fn(mod, n)
+run(switch_deep, [16, 160, 1600, 5805, 19221, 111757])
+run(spawn, [16, 160, 1600, 3868, 38680, 86426, 86426, 86426])
+run(chain, [1000, 100000])
+run(garbage_chain, [1000])
+run(garbage_chain, [10000], (ours,))
+print("survived")
+"""
+
+
+@pytest.mark.skipif(not (IS_PYPY and _SWEEP), reason="the sweep runs only on PyPy, "
+                    "opted in with GREENLET_CFFI_PYPY_SWEEP=1")
+def test_sweep_survives_jit_sequence(run_script):
+    """Fails today (the abort is open, issue 10): what must pass before the
+    sweep can be on by default."""
+    proc = run_script(_SWEEP_ABORT, timeout=600)
+    assert proc.returncode == 0 and "survived" in proc.stdout, (
+        proc.returncode, proc.stderr[-2000:])
