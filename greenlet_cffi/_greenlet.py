@@ -692,19 +692,10 @@ class _Sweep:
                 g._greenlet__reaper = _Reaper(g, refs[i])
 
 
-# Off unless GREENLET_CFFI_PYPY_SWEEP=1: with it, PyPy 7.3.11 aborts
-# ("Fatal RPython error: AssertionError" in the JIT's handle_jitexception)
-# when bench.py's switch_deep, spawn and chain run (both implementations)
-# before chain_garbage.  Measured: the abort comes while killing the 200th
-# of the 999 links a sweep found, the same link every run; it comes all the
-# same when the kills wait for the next greenlet() instead of running in
-# the finalizer, and with the JIT turned off or its code released for the
-# kills; it does not come when the JIT is off while that chain runs and
-# suspends, nor without the sweep, nor when the links are kept reachable
-# and killed all the same.  So: a stack suspended inside JIT work, which a
-# collection found reachable only from a finalizer, then resumed after other
-# such stacks were: a PyPy JIT bug, it seems (issue 10).
-_SWEEP = os.environ.get("GREENLET_CFFI_PYPY_SWEEP") == "1" and not _REFCOUNTED
+# On without reference counting (PyPy), unless GREENLET_CFFI_PYPY_SWEEP=0.
+# The kills of a sweep's garbage run with the JIT's bridges off
+# (bridges_off() in the PyPy backend says why).
+_SWEEP = os.environ.get("GREENLET_CFFI_PYPY_SWEEP") != "0" and not _REFCOUNTED
 _weakref = weakref.ref
 _watched = []           # weak references to greenlets given a _Reaper
 _watch_limit = [1024]   # prune _watched when it grows past this
@@ -821,11 +812,15 @@ def _kill_doomed(ts):
     if ts.killing or ts.inbox is not None or ts.outbox is not None or _gc_running:
         return      # already at it further up, a switch is in flight, or GC
     ts.killing = True
+    if _SWEEP:
+        _b.bridges_off()    # why: see the PyPy backend
     try:
         while ts.doomed:
             _kill(ts.doomed.pop())
     finally:
         ts.killing = False
+        if _SWEEP:
+            _b.bridges_on()
 
 
 # -- switching ------------------------------------------------------------
