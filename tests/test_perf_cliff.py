@@ -196,12 +196,12 @@ def _check_with_kills(measured, phases, kills):
 # PyPy calls app-level finalizers in order: of two garbage objects with
 # __del__, one reachable from the other waits for the next major collection.
 # A chain of garbage suspended greenlets (each holding the next on its stack)
-# so loses one link per major collection, each collection walking the rest
-# again: spawning meanwhile runs at 20-300 us per greenlet.  A sweep kills a
-# whole chain in two collections (held by one finalizable object, found by
-# cleared weak references), but makes PyPy 7.3.11's JIT abort in one bench
-# sequence, so it is opt-in (GREENLET_CFFI_PYPY_SWEEP=1): open (issue 10).
-_SWEEP = os.environ.get("GREENLET_CFFI_PYPY_SWEEP") == "1"
+# so lost one link per major collection, each collection walking the rest
+# again: spawning meanwhile ran at 20-300 us per greenlet.  The sweep (on by
+# default on PyPy; GREENLET_CFFI_PYPY_SWEEP=0 turns it off) kills a whole
+# chain in two collections: held by one finalizable object, found by
+# cleared weak references.
+_SWEEP = os.environ.get("GREENLET_CFFI_PYPY_SWEEP") != "0"
 _ORDERED_FINALIZERS = ("PyPy finalizes one garbage greenlet of a chain per major "
                        "collection (ordered __del__): open (issue 10)")
 
@@ -256,7 +256,8 @@ for rnd in range(3):
 """
 
 
-@pytest.mark.xfail(IS_PYPY and not _SWEEP, strict=True, reason=_ORDERED_FINALIZERS)
+@pytest.mark.xfail(IS_PYPY and not _SWEEP, strict=True, reason=_ORDERED_FINALIZERS
+                   + " (the sweep is turned off)")
 def test_garbage_chain_killed_in_few_collections(run_script):
     """Every link of a garbage chain of 2,000 suspended greenlets gets
     GreenletExit, in at most 3 collections (CPython: none needed), not one
@@ -274,8 +275,9 @@ def test_garbage_chain_killed_in_few_collections(run_script):
 
 
 # The sequence (bench.py's calibration, both implementations in one process)
-# in which PyPy 7.3.11's JIT aborted with the sweep on: "Fatal RPython error:
-# AssertionError" while the sweep's kills resumed the first garbage chain.
+# in which PyPy 7.3.11's JIT aborted with the sweep on ("Fatal RPython error:
+# AssertionError"), at the 200th kill of the first garbage chain, until the
+# kills ran with the JIT's bridges off (see bridges_off in the PyPy backend).
 _SWEEP_ABORT = r"""
 import gc
 import greenlet as ref, greenlet_cffi as ours
@@ -344,10 +346,9 @@ print("survived")
 
 
 @pytest.mark.skipif(not (IS_PYPY and _SWEEP), reason="the sweep runs only on PyPy, "
-                    "opted in with GREENLET_CFFI_PYPY_SWEEP=1")
+                    "unless GREENLET_CFFI_PYPY_SWEEP=0")
 def test_sweep_survives_jit_sequence(run_script):
-    """Fails today (the abort is open, issue 10): what must pass before the
-    sweep can be on by default."""
+    """The process survives, the sweep's kills included (issue 10)."""
     proc = run_script(_SWEEP_ABORT, timeout=600)
     assert proc.returncode == 0 and "survived" in proc.stdout, (
         proc.returncode, proc.stderr[-2000:])
