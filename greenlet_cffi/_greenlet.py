@@ -633,10 +633,9 @@ class _Reaper:
     def __init__(self, g, ref=None):
         self.greenlet = g
         if ref is None and _SWEEP:  # first suspension: watched from now on
-            ref = _weakref(g)
-            _watched.append(ref)
-            if len(_watched) > _watch_limit[0]:
-                _watched_greenlets()
+            # Forgotten when g goes: nothing of a watch outlives it.
+            ref = _weakref(g, _unwatch)
+            _watched.add(ref)
         self.ref = ref
 
     def __del__(self):
@@ -697,8 +696,8 @@ class _Sweep:
 # (bridges_off() in the PyPy backend says why).
 _SWEEP = os.environ.get("GREENLET_CFFI_PYPY_SWEEP") != "0" and not _REFCOUNTED
 _weakref = weakref.ref
-_watched = []           # weak references to greenlets given a _Reaper
-_watch_limit = [1024]   # prune _watched when it grows past this
+_watched = set()        # weak references to greenlets given a _Reaper
+_unwatch = _watched.discard
 _sweeping = False       # a _Sweep waits for its collection
 _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
 _SWEEP_ROUNDS = 8
@@ -706,17 +705,18 @@ _SWEEP_ROUNDS = 8
 
 def _watched_greenlets():
     """The watched greenlets still suspended (strong references) and the
-    weak references to them; forgets the others."""
-    global _watched
+    weak references to them; forgets the finished ones."""
     alive = []
     keep = []
-    for ref in _watched:
+    for ref in list(_watched):
         g = ref()
-        if g is not None and g._greenlet__state == _STARTED:
+        if g is None:
+            continue
+        if g._greenlet__state == _STARTED:
             alive.append(g)
             keep.append(ref)
-    _watched = keep
-    _watch_limit[0] = 2 * len(keep) + 1024
+        else:
+            _watched.discard(ref)
     return alive, keep
 
 
