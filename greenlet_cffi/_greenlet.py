@@ -703,26 +703,10 @@ _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
 _SWEEP_ROUNDS = 8
 
 
-def _watched_greenlets():
-    """The watched greenlets still suspended (strong references) and the
-    weak references to them; forgets the finished ones."""
-    alive = []
-    keep = []
-    for ref in list(_watched):
-        g = ref()
-        if g is None:
-            continue
-        if g._greenlet__state == _STARTED:
-            alive.append(g)
-            keep.append(ref)
-        else:
-            _watched.discard(ref)
-    return alive, keep
-
-
 def _start_sweep(rounds, carried=None):
     """Disarm every armed watched greenlet and hold it, with those
-    `carried` (greenlets, refs: disarmed already), in a new _Sweep."""
+    `carried` (greenlets, refs: disarmed already), in a new _Sweep.
+    Watched greenlets that finished are forgotten."""
     global _sweeping, _sweep_wanted
     _sweep_wanted = True
     if _sweeping:
@@ -733,9 +717,15 @@ def _start_sweep(rounds, carried=None):
     greenlets, refs = carried if carried is not None else ([], [])
     sweep.greenlets, sweep.refs = greenlets, refs
     _sweeping = True
-    candidates, their_refs = _watched_greenlets()
-    for i in range(len(candidates)):
-        g = candidates[i]
+    finished = []
+    # One pass over a copy: a weak reference's callback may run meanwhile.
+    for ref in list(_watched):
+        g = ref()
+        if g is None:
+            continue
+        if g._greenlet__state != _STARTED:
+            finished.append(ref)
+            continue
         r = g._greenlet__reaper
         # Only armed ones: True is disarmed, held by `carried`; None, one
         # whose reaper is being made (it stays armed).
@@ -743,7 +733,10 @@ def _start_sweep(rounds, carried=None):
             r.greenlet = None
             g._greenlet__reaper = True
             greenlets.append(g)
-            refs.append(their_refs[i])
+            refs.append(ref)
+    g = r = None
+    for ref in finished:
+        _watched.discard(ref)
     # Dropped here: garbage, finalized by the next major collection.
 
 
