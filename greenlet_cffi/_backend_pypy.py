@@ -351,7 +351,8 @@ def transfer(target):
 # trace_eagerness=50, and went with 0 or 100000).  So no bridge is compiled
 # while kills run; the eagerness is PyPy's default again afterwards (the
 # JIT does not tell a value set by the program).
-_bridges_lock = threading.Lock()
+# Re-entrant: a finalizer may run a kill loop while this thread holds it.
+_bridges_lock = threading.RLock()
 _bridges_off = [0]
 _EAGER_OFF = "trace_eagerness=0"        # 0: a failing guard never traces
 _EAGER_ON = "trace_eagerness=%d" % _pypyjit.defaults["trace_eagerness"]

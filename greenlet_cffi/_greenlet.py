@@ -811,9 +811,9 @@ def _kill_doomed(ts):
         while ts.doomed:
             _kill(ts.doomed.pop())
     finally:
-        ts.killing = False
         if _SWEEP:
             _b.bridges_on()
+        ts.killing = False
 
 
 # -- switching ------------------------------------------------------------
