@@ -802,18 +802,21 @@ def _report_unraisable(exc, err_msg, obj):
 
 
 def _kill_doomed(ts):
-    if ts.killing or ts.inbox is not None or ts.outbox is not None or _gc_running:
-        return      # already at it further up, a switch is in flight, or GC
-    ts.killing = True
-    if _SWEEP:
-        _b.bridges_off()    # why: see the PyPy backend
-    try:
-        while ts.doomed:
-            _kill(ts.doomed.pop())
-    finally:
+    # Again while any came: one dropped while bridges_on() ran found the
+    # loop still marked as running.
+    while ts.doomed:
+        if ts.killing or ts.inbox is not None or ts.outbox is not None or _gc_running:
+            return      # already at it further up, a switch is in flight, or GC
+        ts.killing = True
         if _SWEEP:
-            _b.bridges_on()
-        ts.killing = False
+            _b.bridges_off()    # why: see the PyPy backend
+        try:
+            while ts.doomed:
+                _kill(ts.doomed.pop())
+        finally:
+            if _SWEEP:
+                _b.bridges_on()
+            ts.killing = False
 
 
 # -- switching ------------------------------------------------------------
