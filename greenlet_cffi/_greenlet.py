@@ -688,11 +688,17 @@ class _Sweep:
             _start_sweep(self.rounds + 1, carried)
             return
         _sweep_wanted = False
-        greenlets, refs = carried
-        for i in range(len(greenlets)):
-            g = greenlets[i]
-            if g._greenlet__reaper is True and g._greenlet__state == _STARTED:
-                g._greenlet__reaper = _Reaper(g, refs[i])
+        _rearm(carried)
+
+
+def _rearm(carried):
+    """Give back their reapers to the disarmed greenlets carried (greenlets,
+    refs) that are still suspended."""
+    greenlets, refs = carried
+    for i in range(len(greenlets)):
+        g = greenlets[i]
+        if g._greenlet__reaper is True and g._greenlet__state == _STARTED:
+            g._greenlet__reaper = _Reaper(g, refs[i])
 
 
 # On without reference counting (PyPy), unless GREENLET_CFFI_PYPY_SWEEP=0.
@@ -705,6 +711,7 @@ _unwatch = _watched.discard
 _sweeping = False       # a _Sweep waits for its collection
 _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
 _SWEEP_ROUNDS = 8
+_sweep_lock = threading.Lock()
 
 
 def _start_sweep(rounds, carried=None):
@@ -713,8 +720,25 @@ def _start_sweep(rounds, carried=None):
     Watched greenlets that finished are forgotten."""
     global _sweeping, _sweep_wanted
     _sweep_wanted = True
-    if _sweeping:
-        return          # the one waiting will go on
+    # Threads run finalizers too: one sweep is made at a time.  Not
+    # waiting for the lock: a finalizer may run in this very thread, inside
+    # the sweep being made.
+    if _sweeping or not _sweep_lock.acquire(False):
+        if carried is not None:
+            _rearm(carried)     # the one waiting will go on, without these
+        return
+    try:
+        if _sweeping:
+            if carried is not None:
+                _rearm(carried)
+            return
+        _make_sweep(rounds, carried)
+    finally:
+        _sweep_lock.release()
+
+
+def _make_sweep(rounds, carried):
+    global _sweeping, _sweep_wanted
     _sweep_wanted = False
     sweep = _Sweep()
     sweep.rounds = rounds
