@@ -555,7 +555,7 @@ def _thread_error(ts, target_ts):
 _gc_running = False     # CPython: between a collection's start and stop
 
 
-def _collect(g):
+def _collect(g, defer=False):
     """g is garbage: an unfinished greenlet is ended by raising GreenletExit
     in it, in its own thread; one left by a dead thread is released unrun."""
     if _thread_state is None:
@@ -565,8 +565,8 @@ def _collect(g):
     ts = g._greenlet__ts
     if not ts.alive:
         return
-    if _tls.__dict__.get("state") is ts and ts.inbox is None and ts.outbox is None \
-            and not _gc_running:
+    if not defer and _tls.__dict__.get("state") is ts and ts.inbox is None \
+            and ts.outbox is None and not _gc_running:
         # Through the kill loop: one dropped by a greenlet being killed (a
         # chain of garbage greenlets, each holding the next) is left to the
         # loop further up (_kill_doomed sees it is at it), so that a long
@@ -647,7 +647,7 @@ class _Reaper:
         if g is None or _thread_state is None:
             return      # disarmed by a sweep; or interpreter shutdown
         if g._greenlet__reaper is self and g._greenlet__state == _STARTED:
-            _collect(g)
+            _collect(g, _DEFER)
             if _SWEEP:
                 _start_sweep(0)
 
@@ -678,7 +678,7 @@ class _Sweep:
             else:
                 kept.append(i)
         while garbage:      # the newest first: a chain's head, as CPython
-            _collect(garbage.pop())
+            _collect(garbage.pop(), _DEFER)
         # Still disarmed: what this sweep held and did not kill (an object
         # of it may have armed one since, or it finished).
         carried = ([greenlets[i] for i in kept], [refs[i] for i in kept])
@@ -711,6 +711,7 @@ _unwatch = _watched.discard
 _sweeping = False       # a _Sweep waits for its collection
 _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
 _SWEEP_ROUNDS = 8
+_DEFER = os.environ.get('GCFFI_DEFER') == '1'
 _sweep_lock = threading.Lock()
 
 
