@@ -367,25 +367,38 @@ def transfer(target):
 # trace_eagerness=50, and went with 0 or 100000).  So no bridge is compiled
 # while kills run; the eagerness is PyPy's default again afterwards (the
 # JIT does not tell a value set by the program).
-# Re-entrant: a finalizer may run a kill loop while this thread holds it.
-_bridges_lock = threading.RLock()
-_bridges_off = [0]
+# No lock: PyPy runs finalizers between any two bytecodes, so one inside a
+# `with lock:` here could kill a greenlet whose GreenletExit handler takes a
+# lock that another thread holds while it waits for this one (the stress
+# program deadlocked so).  A list's append/pop are atomic; after setting the
+# parameter each call checks that it still says what the count does, so the
+# last one set wins.
+_bridges_off = []
 _EAGER_OFF = "trace_eagerness=0"        # 0: a failing guard never traces
 _EAGER_ON = "trace_eagerness=%d" % _pypyjit.defaults["trace_eagerness"]
 
 
+_bridges_set = [False]                  # what was last set: off?
+
+
+def _set_bridges():
+    while True:
+        off = bool(_bridges_off)
+        if off != _bridges_set[0]:
+            _set_param(_EAGER_OFF if off else _EAGER_ON)
+            _bridges_set[0] = off
+        if off == bool(_bridges_off):
+            return
+
+
 def bridges_off():
-    with _bridges_lock:
-        if not _bridges_off[0]:
-            _set_param(_EAGER_OFF)
-        _bridges_off[0] += 1
+    _bridges_off.append(None)
+    _set_bridges()
 
 
 def bridges_on():
-    with _bridges_lock:
-        _bridges_off[0] -= 1
-        if not _bridges_off[0]:
-            _set_param(_EAGER_ON)
+    _bridges_off.pop()
+    _set_bridges()
 
 
 def _jit_off_while_profiling():
