@@ -555,7 +555,7 @@ def _thread_error(ts, target_ts):
 _gc_running = False     # CPython: between a collection's start and stop
 
 
-def _collect(g, defer=False):
+def _collect(g):
     """g is garbage: an unfinished greenlet is ended by raising GreenletExit
     in it, in its own thread; one left by a dead thread is released unrun."""
     if _thread_state is None:
@@ -565,8 +565,8 @@ def _collect(g, defer=False):
     ts = g._greenlet__ts
     if not ts.alive:
         return
-    if not defer and _tls.__dict__.get("state") is ts and ts.inbox is None \
-            and ts.outbox is None and not _gc_running:
+    if _tls.__dict__.get("state") is ts and ts.inbox is None and ts.outbox is None \
+            and not _gc_running:
         # Through the kill loop: one dropped by a greenlet being killed (a
         # chain of garbage greenlets, each holding the next) is left to the
         # loop further up (_kill_doomed sees it is at it), so that a long
@@ -624,7 +624,8 @@ class _Reaper:
     __del__ is costly to allocate and to collect, and most greenlets finish
     without ever being suspended.  So there greenlet has no __del__: a
     greenlet gets this finalizer when it first suspends, in a cycle with it
-    that the GC collects whole (armed: the greenlet's __reaper is it).
+    that the GC collects whole (armed: the greenlet's __reaper is it, and
+    its .greenlet is that greenlet).
 
     PyPy calls app-level finalizers in order: a garbage finalizable object
     that another one reaches waits for a later major collection.  A
@@ -632,30 +633,28 @@ class _Reaper:
     chain), so of a garbage chain only the head's reaper would run per
     collection, each collection walking the rest again.  So a reaper that
     finds its greenlet garbage starts a sweep (see _Sweep), if _SWEEP."""
-    __slots__ = ("greenlet", "ref")
+    __slots__ = ("greenlet",)
 
-    def __init__(self, g, ref=None):
-        self.greenlet = g
-        if ref is None and _SWEEP:  # first suspension: watched from now on
+    def __init__(self, g):
+        self.greenlet = g       # None: disarmed (a sweep holds g)
+        if _SWEEP:      # first suspension: watched from now on
             # Forgotten when g goes: nothing of a watch outlives it.
-            ref = _weakref(g, _unwatch)
-            _watched.add(ref)
-        self.ref = ref
+            _watched.add(_weakref(g, _unwatch))
 
     def __del__(self):
         g = self.greenlet
         if g is None or _thread_state is None:
             return      # disarmed by a sweep; or interpreter shutdown
         if g._greenlet__reaper is self and g._greenlet__state == _STARTED:
-            _collect(g, _DEFER)
+            _collect(g)
             if _SWEEP:
                 _start_sweep(0)
 
 
 class _Sweep:
-    """Holds every watched greenlet, all disarmed (their reapers dropped),
-    for one major collection: the sweep is then the only finalizable object
-    that reaches them, so the collection finalizes it, and PyPy clears the
+    """Holds every watched greenlet, all disarmed (their reapers reach
+    nothing), for one major collection: the sweep is then the only
+    finalizable object that reaches them, so the collection finalizes it, and PyPy clears the
     weak reference to every greenlet that only it reaches: those were
     garbage, a whole chain at once, and are killed here.  The others
     are armed again, or held by the next sweep while sweeps find garbage
@@ -677,18 +676,23 @@ class _Sweep:
                 garbage.append(greenlets[i])
             else:
                 kept.append(i)
-        while garbage:      # the newest first: a chain's head, as CPython
-            _collect(garbage.pop(), _DEFER)
-        # Still disarmed: what this sweep held and did not kill (an object
-        # of it may have armed one since, or it finished).
+        # What this sweep held and did not find is armed again (or held by
+        # the next sweep) before the kills: a kill loop may take long (a
+        # GreenletExit handler waits for a lock, or this thread gets the GIL
+        # little), and while one of these stayed disarmed in it, nothing
+        # could find it garbage (the stress program's workers waited a
+        # minute for kills so).
         carried = ([greenlets[i] for i in kept], [refs[i] for i in kept])
         del greenlets, refs, kept
         _sweeping = False
         if _sweep_wanted and self.rounds < _SWEEP_ROUNDS:
             _start_sweep(self.rounds + 1, carried)
-            return
-        _sweep_wanted = False
-        _rearm(carried)
+        else:
+            _sweep_wanted = False
+            _rearm(carried)
+        carried = None
+        while garbage:      # the newest first: a chain's head, as CPython
+            _collect(garbage.pop())
 
 
 def _rearm(carried):
@@ -697,8 +701,9 @@ def _rearm(carried):
     greenlets, refs = carried
     for i in range(len(greenlets)):
         g = greenlets[i]
-        if g._greenlet__reaper is True and g._greenlet__state == _STARTED:
-            g._greenlet__reaper = _Reaper(g, refs[i])
+        r = g._greenlet__reaper
+        if g._greenlet__state == _STARTED and r.greenlet is None:
+            r.greenlet = g
 
 
 # On without reference counting (PyPy), unless GREENLET_CFFI_PYPY_SWEEP=0.
@@ -711,7 +716,6 @@ _unwatch = _watched.discard
 _sweeping = False       # a _Sweep waits for its collection
 _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
 _SWEEP_ROUNDS = 8
-_DEFER = os.environ.get('GCFFI_DEFER') == '1'
 _sweep_lock = threading.Lock()
 
 
@@ -756,11 +760,15 @@ def _make_sweep(rounds, carried):
             finished.append(ref)
             continue
         r = g._greenlet__reaper
-        # Only armed ones: True is disarmed, held by `carried`; None, one
-        # whose reaper is being made (it stays armed).
-        if isinstance(r, _Reaper):
+        # Only armed ones (one whose reaper is being made, None, stays
+        # armed; a disarmed one is held by `carried`).  Disarmed, the
+        # reaper stays the greenlet's, reaching nothing: the sweep alone
+        # then reaches the greenlet, and the reaper, reachable again once
+        # re-armed, is neither finalized nor made anew (PyPy finalizes an
+        # object only once it is unreachable, and a finalizable object that
+        # another one being finalized reaches waits for a later collection).
+        if isinstance(r, _Reaper) and r.greenlet is g:
             r.greenlet = None
-            g._greenlet__reaper = True
             greenlets.append(g)
             refs.append(ref)
     g = r = None
