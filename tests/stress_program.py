@@ -34,7 +34,12 @@ THREADS = int(sys.argv[3]) if len(sys.argv) > 3 else 8
 GREENLETS = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
 REFCOUNTED = sys.implementation.name == "cpython"
 
-lock = threading.Lock()
+# Re-entrant: without reference counting (PyPy) a collected greenlet is
+# killed where the collection's finalizers run, which is between any two
+# bytecodes of its thread -- maybe inside `with lock:` below, and the
+# greenlet's GreenletExit handler records under the same lock (a plain
+# Lock deadlocked there: the hang of test_threads_under_stress on PyPy).
+lock = threading.RLock()
 seqs = itertools.count()
 outcome = {}        # seq -> "ended" / "killed"
 errors = []
