@@ -43,10 +43,6 @@ def _stress(seconds, prelude=""):
     assert result["dropped"] == result["handed"]
 
 
-@pytest.mark.xfail(sys.implementation.name == "pypy" and sys.version_info >= (3, 11),
-                   strict=False, reason="open: on PyPy 8 one CI run (two interpreters "
-                   "at a time on a loaded machine) did not end within 183 s; 6 runs by "
-                   "hand ended in seconds (scripts/stress.sh --repeat captures backtraces)")
 def test_threads_under_stress():
     _stress(SECONDS)
 
