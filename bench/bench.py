@@ -576,6 +576,9 @@ def main(argv=None):
                     help="time workloads by wall clock (default) or by this "
                          "thread's CPU time, which a busy shared machine "
                          "disturbs less (switch_thread stays on the wall clock)")
+    ap.add_argument("--per-round", action="store_true",
+                    help="sequence: also print every round's time of every "
+                         "workload, for both implementations")
     ap.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
     ap.add_argument("--_memory-count", dest="memory_count", type=int,
                     default=MEMORY_COUNT, help=argparse.SUPPRESS)
@@ -650,7 +653,8 @@ def main(argv=None):
         rows.append(collections.OrderedDict([
             ("mode", mode), ("workload", name), ("unit", unit), ("ours", o),
             ("reference", r), ("ratio", ratio), ("ours_worst", o_all and max(o_all)),
-            ("reference_worst", r_all and max(r_all)), ("n", n)]))
+            ("reference_worst", r_all and max(r_all)), ("n", n),
+            ("ours_repeats", o_all), ("reference_repeats", r_all)]))
         print(cols % (name, unit, fmt(o), fmt(r), fmt(ratio),
                       fmt(ow) if ow else "", fmt(rw) if rw else ""))
         sys.stdout.flush()
@@ -711,6 +715,16 @@ def main(argv=None):
             o = [t * work.scale for t in seq["ours"][name]]
             r = [t * work.scale for t in seq["reference"][name]]
             emit("sequence", name, work.unit, min(o), min(r), n, o, r)
+        if args.per_round and seq is not None:
+            print()
+            print("Sequence, every round (round 1 first); n: %s"
+                  % ", ".join("%s %d" % (name, n) for name, n in plan))
+            for name, n in plan:
+                work = [w for w in WORKLOADS if w.name == name][0]
+                for which in ("ours", "reference"):
+                    ts = seq[which].get(name) or []
+                    print("%-17s %-9s %s" % (name, which, " ".join(
+                        fmt(t * work.scale) for t in ts)))
     print()
     print("ratio = ours / reference, best against best (> 1: greenlet_cffi slower or bigger);")
     print("w/b = that implementation's worst repeat / its best (a stall shows here)")
