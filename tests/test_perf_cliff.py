@@ -15,6 +15,8 @@ import platform
 
 import pytest
 
+from greenlet_cffi import _greenlet as _layer
+
 from conftest import run_script
 
 IS_PYPY = platform.python_implementation() == "PyPy"
@@ -198,10 +200,10 @@ def _check_with_kills(measured, phases, kills):
 # A chain of garbage suspended greenlets (each holding the next on its stack)
 # so lost one link per major collection, each collection walking the rest
 # again: spawning meanwhile ran at 20-300 us per greenlet.  The sweep (on by
-# default on PyPy; GREENLET_CFFI_PYPY_SWEEP=0 turns it off) kills a whole
+# default on PyPy 7.3, off on PyPy 8: see _SWEEP in the layer) kills a whole
 # chain in two collections: held by one finalizable object, found by
 # cleared weak references.
-_SWEEP = os.environ.get("GREENLET_CFFI_PYPY_SWEEP") != "0"
+_SWEEP = _layer._SWEEP    # the layer says whether it sweeps here
 _ORDERED_FINALIZERS = ("PyPy finalizes one garbage greenlet of a chain per major "
                        "collection (ordered __del__): open (issue 10)")
 
@@ -345,8 +347,8 @@ print("survived")
 """
 
 
-@pytest.mark.skipif(not (IS_PYPY and _SWEEP), reason="the sweep runs only on PyPy, "
-                    "unless GREENLET_CFFI_PYPY_SWEEP=0")
+@pytest.mark.skipif(not (IS_PYPY and _SWEEP), reason="the sweep runs only on PyPy 7.3 "
+                    "(on PyPy 8 with GREENLET_CFFI_PYPY_SWEEP=1)")
 def test_sweep_survives_jit_sequence(run_script):
     """The process survives, the sweep's kills included (issue 10)."""
     proc = run_script(_SWEEP_ABORT, timeout=600)
