@@ -30,7 +30,7 @@ for _p in (REPO, os.path.join(REPO, "src")):
     if os.path.isdir(_p) and _p not in sys.path:
         sys.path.append(_p)
 
-perf_counter = time.perf_counter     # the clock workloads read (see --clock)
+clock = time.perf_counter    # what workloads are timed by: --clock cpu makes it thread_time
 wall_clock = time.perf_counter
 IS_PYPY = platform.python_implementation() == "PyPy"
 API = ("greenlet", "getcurrent", "GreenletExit", "settrace", "gettrace")
@@ -117,17 +117,17 @@ def _drive_throw(p, n):
         th(_Ping)
 
 
-def _round_trips(mod, n, drive, park, depth=0, clock=None):
+def _round_trips(mod, n, drive, park, depth=0, timer=None):
     """Seconds for n round trips main -> partner -> main, both `depth` frames deep."""
-    clock = clock or perf_counter
+    timer = timer or clock
 
     def measured():
         main = mod.getcurrent()
         p = mod.greenlet(lambda: _deep(depth, lambda: park(main, n + 1)))
         p.switch()                  # start the partner; it parks in its loop
-        t0 = clock()
+        t0 = timer()
         drive(p, n)
-        elapsed = clock() - t0
+        elapsed = timer() - t0
         p.switch()                  # last resume: the partner's loop ends, it returns
         if not p.dead:
             raise RuntimeError("partner greenlet did not finish")
@@ -156,10 +156,10 @@ def _return_now():
 
 def bench_spawn(mod, n):
     new = mod.greenlet
-    t0 = perf_counter()
+    t0 = clock()
     for _ in range(n):
         new(_return_now).switch()
-    return perf_counter() - t0, n
+    return clock() - t0, n
 
 
 def bench_chain(mod, n):
@@ -177,13 +177,13 @@ def bench_chain(mod, n):
         chain[i + 1].switch(v + 1)              # resumed only by the teardown below
 
     new = mod.greenlet
-    t0 = perf_counter()
+    t0 = clock()
     for i in range(n):
         g = new(link)
         g.switch(i)
         chain.append(g)
     result = chain[0].switch(0)
-    elapsed = perf_counter() - t0
+    elapsed = clock() - t0
     if result != n:
         raise RuntimeError("chain returned %r, expected %r" % (result, n))
     for g in chain:                             # untimed: let every link return
@@ -194,10 +194,10 @@ def bench_chain(mod, n):
 
 def bench_getcurrent(mod, n):
     get = mod.getcurrent
-    t0 = perf_counter()
+    t0 = clock()
     for _ in range(n):
         get()
-    return perf_counter() - t0, n
+    return clock() - t0, n
 
 
 def bench_throw(mod, n):
@@ -232,7 +232,7 @@ def bench_switch_thread(mod, n):
     started.wait()
     try:
         # Wall time even under --clock cpu: waiting for the GIL is the point.
-        return _round_trips(mod, n, _drive_plain, _park_plain, clock=wall_clock), 2 * n
+        return _round_trips(mod, n, _drive_plain, _park_plain, timer=wall_clock), 2 * n
     finally:
         stop.append(True)
         t.join()
@@ -257,16 +257,16 @@ def _garbage_chain(mod, n):
 
 
 def bench_chain_garbage(mod, n):
-    t0 = perf_counter()
+    t0 = clock()
     _garbage_chain(mod, n)
-    return perf_counter() - t0, n
+    return clock() - t0, n
 
 
 def bench_gc_chain_garbage(mod, n):
     _garbage_chain(mod, n)
-    t0 = perf_counter()
+    t0 = clock()
     gc.collect()
-    return perf_counter() - t0, 1
+    return clock() - t0, 1
 
 
 # -- server-like: many greenlets alive
@@ -308,11 +308,11 @@ def bench_round_robin(mod, n):
     workers = _parked(mod, ROUND_ROBIN, SERVER_FRAMES)
     rounds = max(1, n // ROUND_ROBIN)
     switches = [g.switch for g in workers]
-    t0 = perf_counter()
+    t0 = clock()
     for _ in range(rounds):
         for sw in switches:
             sw()
-    elapsed = perf_counter() - t0
+    elapsed = clock() - t0
     del switches
     _kill_all(workers)
     return elapsed, 2 * rounds * ROUND_ROBIN
@@ -343,21 +343,21 @@ def bench_churn(mod, n):
 
     def parks():
         main.switch()
-    t0 = perf_counter()
+    t0 = clock()
     for _ in range(n):
         g = new(parks)
         g.switch()
         g.throw()
-    return perf_counter() - t0, n
+    return clock() - t0, n
 
 
 def bench_gc_alive(mod, n):
     """gc.collect() with ALIVE greenlets suspended."""
     _population(mod)
-    t0 = perf_counter()
+    t0 = clock()
     for _ in range(n):
         gc.collect()
-    return perf_counter() - t0, n
+    return clock() - t0, n
 
 
 Workload = collections.namedtuple("Workload", "name func unit scale fixed_n total")
@@ -455,14 +455,14 @@ def sequence_child(which, plan):
     os._exit(0)                 # skip killing greenlets at shutdown
 
 
-def run_sequence(plan, rounds, alive, clock="wall"):
+def run_sequence(plan, rounds, alive, clock_name="wall"):
     """One child process per implementation runs every workload of `plan`
     ((name, n), in order) in sequence, `rounds` times; rounds alternate
     between the two children.  Returns {impl: {name: [seconds per op]}}."""
     kids = {}
     for which in ("ours", "reference"):
         cmd = [sys.executable, os.path.abspath(__file__), "--_sequence-child", which,
-               "--_plan", json.dumps(plan), "--_alive", str(alive), "--clock", clock]
+               "--_plan", json.dumps(plan), "--_alive", str(alive), "--clock", clock_name]
         kids[which] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        universal_newlines=True)
     times = {which: {} for which in kids}
@@ -588,9 +588,9 @@ def main(argv=None):
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     _alive_count[0] = args.alive
-    global perf_counter
+    global clock
     if args.clock == "cpu":
-        perf_counter = time.thread_time
+        clock = time.thread_time
     if args.memory_child:
         memory_child(args.memory_child, args.memory_count)
     if args.sequence_child:
@@ -707,6 +707,7 @@ def main(argv=None):
             failed = True
             traceback.print_exc()
             seq = None
+        scaled = []             # (name, ours, reference): every round, per op
         for name, n in plan:
             work = [w for w in WORKLOADS if w.name == name][0]
             if seq is None or name not in seq["ours"] or name not in seq["reference"]:
@@ -714,17 +715,15 @@ def main(argv=None):
                 continue
             o = [t * work.scale for t in seq["ours"][name]]
             r = [t * work.scale for t in seq["reference"][name]]
+            scaled.append((name, o, r))
             emit("sequence", name, work.unit, min(o), min(r), n, o, r)
         if args.per_round and seq is not None:
             print()
             print("Sequence, every round (round 1 first); n: %s"
                   % ", ".join("%s %d" % (name, n) for name, n in plan))
-            for name, n in plan:
-                work = [w for w in WORKLOADS if w.name == name][0]
-                for which in ("ours", "reference"):
-                    ts = seq[which].get(name) or []
-                    print("%-17s %-9s %s" % (name, which, " ".join(
-                        fmt(t * work.scale) for t in ts)))
+            for name, o, r in scaled:
+                for which, ts in (("ours", o), ("reference", r)):
+                    print("%-17s %-9s %s" % (name, which, " ".join(fmt(t) for t in ts)))
     print()
     print("ratio = ours / reference, best against best (> 1: greenlet_cffi slower or bigger);")
     print("w/b = that implementation's worst repeat / its best (a stall shows here)")
