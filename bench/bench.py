@@ -37,6 +37,10 @@ API = ("greenlet", "getcurrent", "GreenletExit", "settrace", "gettrace")
 DEPTH = 100            # Python frames on each side for switch_deep
 CHAIN_LENGTH = 100000  # --quick uses a tenth
 THREAD_ROUND_TRIPS = 300000   # likewise
+# PyPy's sequence: the chain and the suspended population at most this,
+# since in a fresh process the bundled greenlet's 100,000-link chain grows
+# past 14 GB (~85 KB per greenlet started while the JIT traces).
+PYPY_SEQUENCE_CAP = 10000
 MEMORY_COUNT = 20000   # suspended greenlets per memory child
 MEMORY_FRAMES = 5      # Python frames each of them is suspended in
 
@@ -625,8 +629,9 @@ def main(argv=None):
         ("per workload", "best and worst of %d repeats, alternating, both in "
                          "this process" % cfg.repeats),
         ("sequence", "every workload in order, one fresh process per "
-                     "implementation, %d rounds alternating between them"
-                     % cfg.rounds),
+                     "implementation, %d rounds alternating between them%s"
+                     % (cfg.rounds, "; chains and the suspended population at most "
+                        "%d (PyPy)" % PYPY_SEQUENCE_CAP if IS_PYPY else "")),
     ])
     for k, v in header.items():
         print("%-22s %s" % (k + ":", v))
@@ -637,26 +642,36 @@ def main(argv=None):
     rows = []
     failed = False
     cols = "%-19s %-15s %10s %10s %7s %9s %9s"
+    cols_first = cols + " %9s %9s"      # the sequence's: with round 1 apart
 
-    def table(title):
+    def table(title, first=False):
+        c = cols_first if first else cols
+        heads = ("workload", "unit", "ours", "reference", "ratio", "ours w/b", "ref w/b")
+        rules = ("-" * 19, "-" * 15, "-" * 10, "-" * 10, "-" * 7, "-" * 9, "-" * 9)
         print()
         print(title)
-        print(cols % ("workload", "unit", "ours", "reference", "ratio",
-                      "ours w/b", "ref w/b"))
-        print(cols % ("-" * 19, "-" * 15, "-" * 10, "-" * 10, "-" * 7, "-" * 9, "-" * 9))
+        print(c % (heads + (("ours 1st/b", "ref 1st/b") if first else ())))
+        print(c % (rules + (("-" * 9,) * 2 if first else ())))
 
-    def emit(mode, name, unit, o, r, n=None, o_all=None, r_all=None):
-        """o, r: best; o_all, r_all: every repeat (same unit)."""
+    def emit(mode, name, unit, o, r, n=None, o_all=None, r_all=None, first=None):
+        """o, r: best; o_all, r_all: every repeat (same unit) counted;
+        first: (ours, reference) of a round 1 left out of those."""
         ratio = o / r if o is not None and r else None
         ow = max(o_all) / o if o_all and o else None
         rw = max(r_all) / r if r_all and r else None
-        rows.append(collections.OrderedDict([
+        row = collections.OrderedDict([
             ("mode", mode), ("workload", name), ("unit", unit), ("ours", o),
             ("reference", r), ("ratio", ratio), ("ours_worst", o_all and max(o_all)),
             ("reference_worst", r_all and max(r_all)), ("n", n),
-            ("ours_repeats", o_all), ("reference_repeats", r_all)]))
-        print(cols % (name, unit, fmt(o), fmt(r), fmt(ratio),
-                      fmt(ow) if ow else "", fmt(rw) if rw else ""))
+            ("ours_repeats", o_all), ("reference_repeats", r_all)])
+        cells = (name, unit, fmt(o), fmt(r), fmt(ratio),
+                 fmt(ow) if ow else "", fmt(rw) if rw else "")
+        if mode == "sequence":
+            row["ours_first"], row["reference_first"] = first or (None, None)
+            cells += (fmt(first[0] / o) if first and o else "",
+                      fmt(first[1] / r) if first and r else "")
+        rows.append(row)
+        print((cols_first if mode == "sequence" else cols) % cells)
         sys.stdout.flush()
 
     start = wall_clock()
@@ -698,11 +713,20 @@ def main(argv=None):
             traceback.print_exc()
             emit("workload", "memory", "bytes/greenlet", None, None)
     release_alive()
+    seq_alive = _alive_count[0]
+    if IS_PYPY and plan:
+        capped = ("chain", "chain_garbage", "gc_chain_garbage")
+        plan = [(name, min(n, PYPY_SEQUENCE_CAP) if name in capped else n)
+                for name, n in plan]
+        seq_alive = min(seq_alive, PYPY_SEQUENCE_CAP)
     if args.mode != "workload" and plan:
-        table("All in sequence, one process each (best of %d rounds; w/b = worst/best)"
-              % cfg.rounds)
+        # Round 1 runs cold (on PyPy the JIT compiles every workload there,
+        # for both implementations): shown on its own, as 1st/b, and left out
+        # of best and worst, which are those of the warm rounds.
+        table("All in sequence, one process each (best of rounds 2-%d; w/b = worst/best "
+              "of those; 1st/b = round 1 / best)" % cfg.rounds, first=True)
         try:
-            seq = run_sequence(plan, cfg.rounds, _alive_count[0], args.clock)
+            seq = run_sequence(plan, cfg.rounds, seq_alive, args.clock)
         except Exception:
             failed = True
             traceback.print_exc()
@@ -716,7 +740,9 @@ def main(argv=None):
             o = [t * work.scale for t in seq["ours"][name]]
             r = [t * work.scale for t in seq["reference"][name]]
             scaled.append((name, o, r))
-            emit("sequence", name, work.unit, min(o), min(r), n, o, r)
+            warm = slice(1, None) if len(o) > 1 else slice(None)
+            emit("sequence", name, work.unit, min(o[warm]), min(r[warm]), n, o[warm], r[warm],
+                 first=(o[0], r[0]))
         if args.per_round and seq is not None:
             print()
             print("Sequence, every round (round 1 first); n: %s"
@@ -726,9 +752,12 @@ def main(argv=None):
                     print("%-17s %-9s %s" % (name, which, " ".join(fmt(t) for t in ts)))
     print()
     print("ratio = ours / reference, best against best (> 1: greenlet_cffi slower or bigger);")
-    print("w/b = that implementation's worst repeat / its best (a stall shows here)")
+    print("w/b = that implementation's worst repeat / its best (a stall shows here);")
+    print("sequence: best and w/b over rounds 2 on, 1st/b = round 1 (cold) / that best")
     print("round_robin: %d greenlets %d frames deep; churn, gc_alive: %d greenlets "
-          "suspended meanwhile" % (ROUND_ROBIN, SERVER_FRAMES, _alive_count[0]))
+          "suspended meanwhile%s" % (ROUND_ROBIN, SERVER_FRAMES, _alive_count[0],
+                                     " (sequence: %d)" % seq_alive
+                                     if seq_alive != _alive_count[0] else ""))
     if memory_method:
         print("memory: RSS growth over %d greenlets suspended %d frames deep, "
               "one fresh process each, via %s" % (MEMORY_COUNT, MEMORY_FRAMES,
