@@ -8,7 +8,8 @@
 # PyPy, full size: the bundled greenlet's sequence process grows past 14 GB
 # (its 100,000-greenlet chain in a fresh process); on a small machine pass
 # --quick or --mode workload there.
-# Usage: scripts/bench.sh [--quick] [NAME...]   (default: cp311 cp314 pypy3)
+# Usage: scripts/bench.sh [--quick] [--OPTION=VALUE...] [NAME...]   (default: cp311 cp314 pypy3)
+# Options go to bench.py; one taking a value is written with "=" (--clock=cpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV_ROOT=${VENV_ROOT:-.venvs}
