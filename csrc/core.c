@@ -13,9 +13,11 @@ struct gcffi_coro {
     PyThreadState *thread;      /* where it runs; NULL until it starts */
     int main;                   /* a thread's main greenlet (its own stack) */
     PyObject *record;           /* main: the layer's record of its thread */
-    /* begin()'s (run, args, kwargs) while run runs: held here, not on the
-     * C stack, so that a greenlet left for good by its thread releases it */
-    PyObject *call;
+    /* begin()'s run, args and kwargs (or NULL) while run runs: held here,
+     * not on the C stack, so that a greenlet left for good by its thread
+     * releases them; not begin()'s tuple, which would be one more object
+     * per suspended greenlet for every collection to walk */
+    PyObject *call[3];
 #if GCFFI_VALUE_STACKS
     /* While switch()/throw() runs: the frame that called it and the top of
      * that frame's value stack then (the eval loop does not record it during
@@ -370,23 +372,32 @@ python_body(gcffi_stack *stack)
     PyThreadState *ts = PyThreadState_Get();
     PyObject *call, *result = NULL, *exc = NULL, *where;
     gcffi_coro *next;
+    int i;
 
     pystate_start(&self->py, ts);
-    self->call = call = call_with_headroom(ts, entry_begin, NULL, NULL);
+    call = call_with_headroom(ts, entry_begin, NULL, NULL);
     if (call != NULL) {
         if (PyTuple_Check(call) && PyTuple_GET_SIZE(call) == 3) {
-            PyObject *kwargs = PyTuple_GET_ITEM(call, 2);
+            for (i = 0; i < 3; i++) {
+                self->call[i] = PyTuple_GET_ITEM(call, i);
+                Py_INCREF(self->call[i]);
+            }
+            Py_DECREF(call);
+            if (self->call[2] == Py_None)
+                Py_CLEAR(self->call[2]);
             /* Nothing on a new stack suspends tracing but the machinery
              * that started it (which may be a switch from Python code). */
             ts->tracing = 1;
             machinery_leave(ts);
-            result = PyObject_Call(PyTuple_GET_ITEM(call, 0), PyTuple_GET_ITEM(call, 1),
-                                   kwargs == Py_None ? NULL : kwargs);
+            result = PyObject_Call(self->call[0], self->call[1], self->call[2]);
             machinery_enter(ts);
+            for (i = 0; i < 3; i++)
+                Py_CLEAR(self->call[i]);
         }
-        else
+        else {
             PyErr_SetString(PyExc_SystemError, "greenlet_cffi: bad begin() result");
-        Py_CLEAR(self->call);
+            Py_DECREF(call);
+        }
     }
     if (result == NULL)
         exc = take_exception();
@@ -733,6 +744,17 @@ gcffi_rearm_finalizer(uintptr_t obj)
         Py_DECREF(o);   /* the queue is full: it will not be killed again */
 }
 
+/* The weak reference that frees a handle's core: it is in no cycle (its
+ * callback is a module-level function), so the collector need not walk
+ * it -- one object fewer per greenlet in every collection. */
+void
+gcffi_untrack(uintptr_t obj)
+{
+    PyObject *o = (PyObject *)obj;
+    if (PyObject_IS_GC(o))
+        PyObject_GC_UnTrack(o);
+}
+
 size_t
 gcffi_stack_saved(gcffi_handle *h)
 {
@@ -1074,7 +1096,9 @@ gcffi_free(gcffi_coro *c)
     Py_CLEAR(c->record);
     if (c->py.owned) {
         /* Unstarted, finished, or suspended for good (its thread is gone). */
-        Py_CLEAR(c->call);
+        Py_CLEAR(c->call[0]);
+        Py_CLEAR(c->call[1]);
+        Py_CLEAR(c->call[2]);
         Py_CLEAR(c->py.context);
         Py_CLEAR(c->py.exc_value);
 #if PY_VERSION_HEX >= 0x030E0000

@@ -44,6 +44,7 @@ int gcffi_set_fast_switch(uintptr_t impl);
 /* call_traced(fn, *args) as a builtin function, appended to out_list. */
 int gcffi_make_call_traced(uintptr_t out_list);
 void gcffi_rearm_finalizer(uintptr_t obj);  /* its __del__ will run again */
+void gcffi_untrack(uintptr_t obj);  /* left to reference counting alone */
 size_t gcffi_stack_saved(gcffi_handle *h);  /* bytes of C stack kept in the heap */
 int gcffi_trash_delete_nesting(void);       /* -1: this CPython has no such count */
 long gcffi_fault_after(long n);     /* tests only: see stack.h */

@@ -88,11 +88,16 @@ def _free_core(ref):
 _free_core_untraced = hidden(_free_core)
 
 
+_untrack = lib.gcffi_untrack
+
+
 def _own(core):
     if core == ffi.NULL:
         raise MemoryError("greenlet_cffi: cannot allocate a greenlet")
     handle = ffi.new("gcffi_handle *", [core])
-    _cores[weakref.ref(handle, _free_core_untraced)] = core
+    ref = weakref.ref(handle, _free_core_untraced)
+    _untrack(id(ref))       # see gcffi_untrack
+    _cores[ref] = core
     return handle
 
 

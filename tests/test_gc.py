@@ -389,3 +389,31 @@ t.join()
 print(len(log), set(name for _, name in log))
 """)
     assert out == ["20 {'owner'}"]
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython",
+                    reason="counts CPython's GC-tracked objects (gc.get_objects); "
+                           "PyPy's collector tracks every object")
+def test_a_suspended_greenlet_is_one_object_for_the_collector():
+    # Every collection walks what the cyclic GC tracks: a suspended
+    # greenlet should add only itself (greenlet's does the same), not the
+    # weak reference that frees its core, nor begin()'s (run, args, kwargs)
+    # tuple kept while run runs (each was one more object per greenlet:
+    # gc.collect() with 100,000 of them took 84 ms against 62 ms without).
+    main = getcurrent()
+
+    def park():
+        main.switch()
+
+    gc.collect()
+    before = len(gc.get_objects())
+    keep = []
+    for _ in range(2000):
+        g = greenlet(park)
+        g.switch()
+        keep.append(g)
+    gc.collect()
+    per_greenlet = (len(gc.get_objects()) - before) / len(keep)
+    for g in keep:
+        g.throw()
+    assert per_greenlet < 1.05, per_greenlet
