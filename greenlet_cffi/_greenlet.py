@@ -638,8 +638,12 @@ class _Reaper:
     def __init__(self, g):
         self.greenlet = g       # None: disarmed (a sweep holds g)
         if _SWEEP:      # first suspension: watched from now on
-            # Forgotten when g goes: nothing of a watch outlives it.
-            _watched.add(_weakref(g, _unwatch))
+            # A weak reference without a callback (PyPy: 0.2 us, against
+            # 0.75 us with one, which was half of a spawn-and-kill); the
+            # dead ones are dropped by sweeps, or here when they pile up.
+            _watched.append(_weakref(g))
+            if len(_watched) > _prune_at[0]:
+                _prune_watched()
 
     def __del__(self):
         g = self.greenlet
@@ -647,7 +651,12 @@ class _Reaper:
             return      # disarmed by a sweep; or interpreter shutdown
         if g._greenlet__reaper is self and g._greenlet__state == _STARTED:
             _collect(g)
-            if _SWEEP:
+            # Only a kill calls for a sweep: a greenlet of an ended thread
+            # is released unrun, and sweeps it started held every such
+            # greenlet a collection longer (greenlet's leak test, which
+            # drops 20,000 of them per round until memory stops growing,
+            # grew to 24 GB in a CI run so).
+            if _SWEEP and _alive(g._greenlet__ts):
                 _start_sweep(0)
 
 
@@ -715,8 +724,8 @@ def _rearm(carried):
 _SWEEP = not _REFCOUNTED and os.environ.get(
     "GREENLET_CFFI_PYPY_SWEEP", "1" if sys.version_info < (3, 11) else "0") != "0"
 _weakref = weakref.ref
-_watched = set()        # weak references to greenlets given a _Reaper
-_unwatch = _watched.discard
+_watched = []           # weak references to greenlets given a _Reaper
+_prune_at = [10000]     # len(_watched) past which dead ones are dropped
 _sweeping = False       # a _Sweep waits for its collection
 _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
 _SWEEP_ROUNDS = 8
@@ -754,15 +763,15 @@ def _make_sweep(rounds, carried):
     greenlets, refs = carried if carried is not None else ([], [])
     sweep.greenlets, sweep.refs = greenlets, refs
     _sweeping = True
-    finished = []
-    # One pass over a copy: a weak reference's callback may run meanwhile.
-    for ref in list(_watched):
+    # One pass over the first n (appends may come meanwhile: a finalizer
+    # can run between any two bytecodes); what is kept replaces them.
+    n = len(_watched)
+    kept = []
+    for ref in _watched[:n]:
         g = ref()
-        if g is None:
+        if g is None or g._greenlet__state != _STARTED:
             continue
-        if g._greenlet__state != _STARTED:
-            finished.append(ref)
-            continue
+        kept.append(ref)
         r = g._greenlet__reaper
         # Only armed ones (one whose reaper is being made, None, stays
         # armed; a disarmed one is held by `carried`).  Disarmed, the
@@ -771,14 +780,35 @@ def _make_sweep(rounds, carried):
         # re-armed, is neither finalized nor made anew (PyPy finalizes an
         # object only once it is unreachable, and a finalizable object that
         # another one being finalized reaches waits for a later collection).
-        if isinstance(r, _Reaper) and r.greenlet is g:
+        # Not a greenlet of an ended thread: it needs no kill, only
+        # release, which its reaper's collection gives it at once.
+        if isinstance(r, _Reaper) and r.greenlet is g and _alive(g._greenlet__ts):
             r.greenlet = None
             greenlets.append(g)
             refs.append(ref)
     g = r = None
-    for ref in finished:
-        _watched.discard(ref)
+    _watched[:n] = kept
+    _prune_at[0] = max(10000, 2 * len(_watched))
     # Dropped here: garbage, finalized by the next major collection.
+
+
+def _prune_watched():
+    """Drop the weak references to greenlets gone or finished; skipped
+    while a sweep is being made (that makes the same pass)."""
+    if not _sweep_lock.acquire(False):
+        return
+    try:
+        n = len(_watched)
+        kept = []
+        for ref in _watched[:n]:
+            g = ref()
+            if g is not None and g._greenlet__state == _STARTED:
+                kept.append(ref)
+        g = None
+        _watched[:n] = kept
+        _prune_at[0] = max(10000, 2 * len(_watched))
+    finally:
+        _sweep_lock.release()
 
 
 def _kill(g):
