@@ -638,12 +638,11 @@ class _Reaper:
     def __init__(self, g):
         self.greenlet = g       # None: disarmed (a sweep holds g)
         if _SWEEP:      # first suspension: watched from now on
-            # A weak reference without a callback (PyPy: 0.2 us, against
-            # 0.75 us with one, which was half of a spawn-and-kill); the
-            # dead ones are dropped by sweeps, or here when they pile up.
-            _watched.append(_weakref(g))
-            if len(_watched) > _prune_at[0]:
-                _prune_watched()
+            # Forgotten when g goes: nothing of a watch outlives it (a
+            # list pruned now and then, with weak references without a
+            # callback, was cheaper but grew between prunings, which
+            # greenlet's leak checks count as a leak).
+            _watched.add(_weakref(g, _unwatch))
 
     def __del__(self):
         g = self.greenlet
@@ -724,8 +723,8 @@ def _rearm(carried):
 _SWEEP = not _REFCOUNTED and os.environ.get(
     "GREENLET_CFFI_PYPY_SWEEP", "1" if sys.version_info < (3, 11) else "0") != "0"
 _weakref = weakref.ref
-_watched = []           # weak references to greenlets given a _Reaper
-_prune_at = [10000]     # len(_watched) past which dead ones are dropped
+_watched = set()        # weak references to greenlets given a _Reaper
+_unwatch = _watched.discard
 _sweeping = False       # a _Sweep waits for its collection
 _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
 _SWEEP_ROUNDS = 8
@@ -763,15 +762,15 @@ def _make_sweep(rounds, carried):
     greenlets, refs = carried if carried is not None else ([], [])
     sweep.greenlets, sweep.refs = greenlets, refs
     _sweeping = True
-    # One pass over the first n (appends may come meanwhile: a finalizer
-    # can run between any two bytecodes); what is kept replaces them.
-    n = len(_watched)
-    kept = []
-    for ref in _watched[:n]:
+    finished = []
+    # One pass over a copy: a weak reference's callback may run meanwhile.
+    for ref in list(_watched):
         g = ref()
-        if g is None or g._greenlet__state != _STARTED:
+        if g is None:
             continue
-        kept.append(ref)
+        if g._greenlet__state != _STARTED:
+            finished.append(ref)
+            continue
         r = g._greenlet__reaper
         # Only armed ones (one whose reaper is being made, None, stays
         # armed; a disarmed one is held by `carried`).  Disarmed, the
@@ -787,28 +786,9 @@ def _make_sweep(rounds, carried):
             greenlets.append(g)
             refs.append(ref)
     g = r = None
-    _watched[:n] = kept
-    _prune_at[0] = max(10000, 2 * len(_watched))
+    for ref in finished:
+        _watched.discard(ref)
     # Dropped here: garbage, finalized by the next major collection.
-
-
-def _prune_watched():
-    """Drop the weak references to greenlets gone or finished; skipped
-    while a sweep is being made (that makes the same pass)."""
-    if not _sweep_lock.acquire(False):
-        return
-    try:
-        n = len(_watched)
-        kept = []
-        for ref in _watched[:n]:
-            g = ref()
-            if g is not None and g._greenlet__state == _STARTED:
-                kept.append(ref)
-        g = None
-        _watched[:n] = kept
-        _prune_at[0] = max(10000, 2 * len(_watched))
-    finally:
-        _sweep_lock.release()
 
 
 def _kill(g):
