@@ -706,9 +706,7 @@ class _Sweep:
 def _rearm(carried):
     """Give back their reapers to the disarmed greenlets carried (greenlets,
     refs) that are still suspended."""
-    greenlets, refs = carried
-    for i in range(len(greenlets)):
-        g = greenlets[i]
+    for g in carried[0]:
         r = g._greenlet__reaper
         if g._greenlet__state == _STARTED and r.greenlet is None:
             r.greenlet = g
@@ -716,8 +714,10 @@ def _rearm(carried):
 
 # Only without reference counting (PyPy).  On by default on PyPy 7.3 (Python
 # 3.9); not on PyPy 8 (3.11), where it measured worse: issue 10's chain
-# 0.70 s against 0.33 s without it, and its gc.collect() still 4-7x the
-# bundled greenlet's.  GREENLET_CFFI_PYPY_SWEEP=1 / =0 turns it on / off.
+# 0.46-0.50 s against 0.27-0.29 s without it, its gc.collect() 4-5x the
+# bundled greenlet's either way, and tests/test_perf_cliff.py's collection
+# after a chain over its 4x bound.  GREENLET_CFFI_PYPY_SWEEP=1 / =0 turns it
+# on / off.
 # The kills of a sweep's garbage run with the JIT's bridges off
 # (bridges_off() in the PyPy backend says why).
 _SWEEP = not _REFCOUNTED and os.environ.get(
@@ -735,21 +735,20 @@ def _start_sweep(rounds, carried=None):
     """Disarm every armed watched greenlet and hold it, with those
     `carried` (greenlets, refs: disarmed already), in a new _Sweep.
     Watched greenlets that finished are forgotten."""
-    global _sweeping, _sweep_wanted
+    global _sweep_wanted
     _sweep_wanted = True
     # Threads run finalizers too: one sweep is made at a time.  Not
     # waiting for the lock: a finalizer may run in this very thread, inside
     # the sweep being made.
-    if _sweeping or not _sweep_lock.acquire(False):
+    if not _sweep_lock.acquire(False):
         if carried is not None:
             _rearm(carried)     # the one waiting will go on, without these
         return
     try:
-        if _sweeping:
-            if carried is not None:
-                _rearm(carried)
-            return
-        _make_sweep(rounds, carried)
+        if not _sweeping:
+            _make_sweep(rounds, carried)
+        elif carried is not None:
+            _rearm(carried)     # likewise
     finally:
         _sweep_lock.release()
 
