@@ -69,6 +69,11 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     kept for it.  Each greenlet runs in its own; a new one starts in the
     one set before its start, or in none.  A finished one keeps its last.
 
+``bridges_off()`` / ``bridges_on()``
+    PyPy only (the layer calls them only where its sweep runs, see
+    ``_Sweep`` in ``_greenlet.py``): around a kill loop, the JIT compiles no
+    bridge out of a failing guard; nested calls (other threads) count.
+
 A handle that is dropped while suspended (its greenlet will never run
 again, e.g. its thread has ended) is freed without running.
 
@@ -124,6 +129,8 @@ from sys import _getframe
 # every major collection re-walked that data once per greenlet -- minutes
 # for 10,000.  An opaque call keeps the JIT from specializing on run.
 from pypyjit import residual_call as _opaque_call
+from pypyjit import set_param as _set_param
+import pypyjit as _pypyjit
 from sys import getrecursionlimit as _getrecursionlimit
 from sys import setrecursionlimit as _setrecursionlimit
 
@@ -132,7 +139,7 @@ __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "call_traced", "stack_saved", "trash_delete_nesting",
            "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER",
            "wants_c_call", "as_c_call", "fast_getcurrent", "release_record",
-           "c_api", "cold_call"]
+           "c_api", "cold_call", "bridges_off", "bridges_on"]
 
 NAME = "continulet"
 
@@ -348,6 +355,50 @@ def transfer(target):
             return -3
         return -1 if isinstance(e, MemoryError) else -2
     # Resumed: whoever transferred to us set t.current and our context.
+
+
+# A sweep's collection (see _Sweep in _greenlet.py) finds the stacks of a
+# garbage chain reachable only from one finalizer; JIT code suspended in
+# them is then reachable only from there too.  Resuming such a stack (the
+# kill) is fine, but once one of its guards has failed trace_eagerness times
+# (200: the 200th kill of a chain), compiling a bridge from it made PyPy
+# 7.3.11 abort ("Fatal RPython error: AssertionError" in
+# handle_jitexception; measured: it moved to the 50th kill with
+# trace_eagerness=50, and went with 0 or 100000).  So no bridge is compiled
+# while kills run; the eagerness is PyPy's default again afterwards (the
+# JIT does not tell a value set by the program).
+# No lock: PyPy runs finalizers between any two bytecodes, so one inside a
+# `with lock:` here could kill a greenlet whose GreenletExit handler takes a
+# lock that another thread holds while it waits for this one (the stress
+# program deadlocked so).  A list's append/pop are atomic; after setting the
+# parameter each call checks that it still says what the count does, so the
+# last one set wins.
+_bridges_off = []
+_EAGER_OFF = "trace_eagerness=0"        # 0: a failing guard never traces
+_EAGER_ON = "trace_eagerness=%d" % _pypyjit.defaults["trace_eagerness"]
+
+
+_bridges_set = [False]                  # what was last set: off?
+
+
+def _set_bridges():
+    while True:
+        off = bool(_bridges_off)
+        if off != _bridges_set[0]:
+            _set_param(_EAGER_OFF if off else _EAGER_ON)
+            _bridges_set[0] = off
+        if off == bool(_bridges_off):
+            return
+
+
+def bridges_off():
+    _bridges_off.append(None)
+    _set_bridges()
+
+
+def bridges_on():
+    _bridges_off.pop()
+    _set_bridges()
 
 
 def _jit_off_while_profiling():

@@ -624,14 +624,170 @@ class _Reaper:
     __del__ is costly to allocate and to collect, and most greenlets finish
     without ever being suspended.  So there greenlet has no __del__: a
     greenlet gets this finalizer when it first suspends, in a cycle with it
-    that the GC collects whole."""
+    that the GC collects whole (armed: the greenlet's __reaper is it, and
+    its .greenlet is that greenlet).
+
+    PyPy calls app-level finalizers in order: a garbage finalizable object
+    that another one reaches waits for a later major collection.  A
+    suspended greenlet's stack often holds another greenlet (issue 10's
+    chain), so of a garbage chain only the head's reaper would run per
+    collection, each collection walking the rest again.  So a reaper that
+    finds its greenlet garbage starts a sweep (see _Sweep), if _SWEEP."""
     __slots__ = ("greenlet",)
 
     def __init__(self, g):
-        self.greenlet = g
+        self.greenlet = g       # None: disarmed (a sweep holds g)
+        if _SWEEP:      # first suspension: watched from now on
+            # Forgotten when g goes: nothing of a watch outlives it (a
+            # list pruned now and then, with weak references without a
+            # callback, was cheaper but grew between prunings, which
+            # greenlet's leak checks count as a leak).
+            _watched.add(_weakref(g, _unwatch))
 
     def __del__(self):
-        _collect(self.greenlet)
+        g = self.greenlet
+        if g is None or _thread_state is None:
+            return      # disarmed by a sweep; or interpreter shutdown
+        if g._greenlet__reaper is self and g._greenlet__state == _STARTED:
+            _collect(g)
+            # Only a kill calls for a sweep: a greenlet of an ended thread
+            # is released unrun, and sweeps it started held every such
+            # greenlet a collection longer (greenlet's leak test, which
+            # drops 20,000 of them per round until memory stops growing,
+            # grew to 24 GB in a CI run so).
+            if _SWEEP and _alive(g._greenlet__ts):
+                _start_sweep(0)
+
+
+class _Sweep:
+    """Holds every watched greenlet, all disarmed (their reapers reach
+    nothing), for one major collection: the sweep is then the only
+    finalizable object that reaches them, so the collection finalizes it, and PyPy clears the
+    weak reference to every greenlet that only it reaches: those were
+    garbage, a whole chain at once, and are killed here.  The others
+    are armed again, or held by the next sweep while sweeps find garbage
+    (at most _SWEEP_ROUNDS in a row: a greenlet in a cycle with another
+    object that has __del__ waits for a round without a sweep, where
+    PyPy finalizes one of them)."""
+    __slots__ = ("greenlets", "refs", "rounds")
+
+    def __del__(self):
+        global _sweeping, _sweep_wanted
+        if _thread_state is None:
+            return      # interpreter shutdown: module globals are gone
+        greenlets, refs = self.greenlets, self.refs
+        self.greenlets = self.refs = None
+        garbage = []
+        kept = []
+        for i in range(len(refs)):
+            if refs[i]() is None:
+                garbage.append(greenlets[i])
+            else:
+                kept.append(i)
+        # What this sweep held and did not find is armed again (or held by
+        # the next sweep) before the kills: a kill loop may take long (a
+        # GreenletExit handler waits for a lock, or this thread gets the GIL
+        # little), and while one of these stayed disarmed in it, nothing
+        # could find it garbage (the stress program's workers waited a
+        # minute for kills so).
+        carried = ([greenlets[i] for i in kept], [refs[i] for i in kept])
+        del greenlets, refs, kept
+        _sweeping = False
+        if _sweep_wanted and self.rounds < _SWEEP_ROUNDS:
+            _start_sweep(self.rounds + 1, carried)
+        else:
+            _sweep_wanted = False
+            _rearm(carried)
+        carried = None
+        while garbage:      # the newest first: a chain's head, as CPython
+            _collect(garbage.pop())
+
+
+def _rearm(carried):
+    """Give back their reapers to the disarmed greenlets carried (greenlets,
+    refs) that are still suspended."""
+    for g in carried[0]:
+        r = g._greenlet__reaper
+        if g._greenlet__state == _STARTED and r.greenlet is None:
+            r.greenlet = g
+
+
+# Only without reference counting (PyPy).  On by default on PyPy 7.3 (Python
+# 3.9); not on PyPy 8 (3.11), where it measured worse: issue 10's chain
+# 0.46-0.50 s against 0.27-0.29 s without it, its gc.collect() 4-5x the
+# bundled greenlet's either way, and tests/test_perf_cliff.py's collection
+# after a chain over its 4x bound.  GREENLET_CFFI_PYPY_SWEEP=1 / =0 turns it
+# on / off.
+# The kills of a sweep's garbage run with the JIT's bridges off
+# (bridges_off() in the PyPy backend says why).
+_SWEEP = not _REFCOUNTED and os.environ.get(
+    "GREENLET_CFFI_PYPY_SWEEP", "1" if sys.version_info < (3, 11) else "0") != "0"
+_weakref = weakref.ref
+_watched = set()        # weak references to greenlets given a _Reaper
+_unwatch = _watched.discard
+_sweeping = False       # a _Sweep waits for its collection
+_sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
+_SWEEP_ROUNDS = 8
+_sweep_lock = threading.Lock()
+
+
+def _start_sweep(rounds, carried=None):
+    """Disarm every armed watched greenlet and hold it, with those
+    `carried` (greenlets, refs: disarmed already), in a new _Sweep.
+    Watched greenlets that finished are forgotten."""
+    global _sweep_wanted
+    _sweep_wanted = True
+    # Threads run finalizers too: one sweep is made at a time.  Not
+    # waiting for the lock: a finalizer may run in this very thread, inside
+    # the sweep being made.
+    if not _sweep_lock.acquire(False):
+        if carried is not None:
+            _rearm(carried)     # the one waiting will go on, without these
+        return
+    try:
+        if not _sweeping:
+            _make_sweep(rounds, carried)
+        elif carried is not None:
+            _rearm(carried)     # likewise
+    finally:
+        _sweep_lock.release()
+
+
+def _make_sweep(rounds, carried):
+    global _sweeping, _sweep_wanted
+    _sweep_wanted = False
+    sweep = _Sweep()
+    sweep.rounds = rounds
+    greenlets, refs = carried if carried is not None else ([], [])
+    sweep.greenlets, sweep.refs = greenlets, refs
+    _sweeping = True
+    finished = []
+    # One pass over a copy: a weak reference's callback may run meanwhile.
+    for ref in list(_watched):
+        g = ref()
+        if g is None:
+            continue
+        if g._greenlet__state != _STARTED:
+            finished.append(ref)
+            continue
+        r = g._greenlet__reaper
+        # Only armed ones (one whose reaper is being made, None, stays
+        # armed; a disarmed one is held by `carried`).  Disarmed, the
+        # reaper stays the greenlet's, reaching nothing: the sweep alone
+        # then reaches the greenlet, and the reaper, reachable again once
+        # re-armed, is neither finalized nor made anew (PyPy finalizes an
+        # object only once it is unreachable, and a finalizable object that
+        # another one being finalized reaches waits for a later collection).
+        # Not a greenlet of an ended thread: it needs no kill, only
+        # release, which its reaper's collection gives it at once.
+        if isinstance(r, _Reaper) and r.greenlet is g and _alive(g._greenlet__ts):
+            r.greenlet = None
+            greenlets.append(g)
+            refs.append(ref)
+    g = r = None
+    for ref in finished:
+        _watched.discard(ref)
+    # Dropped here: garbage, finalized by the next major collection.
 
 
 def _kill(g):
@@ -696,14 +852,21 @@ def _report_unraisable(exc, err_msg, obj):
 
 
 def _kill_doomed(ts):
-    if ts.killing or ts.inbox is not None or ts.outbox is not None or _gc_running:
-        return      # already at it further up, a switch is in flight, or GC
-    ts.killing = True
-    try:
-        while ts.doomed:
-            _kill(ts.doomed.pop())
-    finally:
-        ts.killing = False
+    # Again while any came: one dropped while bridges_on() ran found the
+    # loop still marked as running.
+    while ts.doomed:
+        if ts.killing or ts.inbox is not None or ts.outbox is not None or _gc_running:
+            return      # already at it further up, a switch is in flight, or GC
+        ts.killing = True
+        if _SWEEP:
+            _b.bridges_off()    # why: see the PyPy backend
+        try:
+            while ts.doomed:
+                _kill(ts.doomed.pop())
+        finally:
+            if _SWEEP:
+                _b.bridges_on()
+            ts.killing = False
 
 
 # -- switching ------------------------------------------------------------
@@ -1064,7 +1227,7 @@ def _hide_machinery(namespace, classes):
 
 if _REFCOUNTED:
     gc.callbacks.append(_b.hidden(_gc_phase))
-_hide_machinery(globals(), (greenlet, _ThreadEnd, _AfterCollection, _Reaper))
+_hide_machinery(globals(), (greenlet, _ThreadEnd, _AfterCollection, _Reaper, _Sweep))
 # Where the backend can, getcurrent()'s common case is C code of its own.
 getcurrent = _b.fast_getcurrent(getcurrent, _ThreadState) or getcurrent
 greenlet.getcurrent = staticmethod(getcurrent)
