@@ -43,3 +43,24 @@ def test_bench_reports_both_modes_with_round_one_apart(tmp_path):
         assert seq["ours_worst"] == max(seq["ours_repeats"])
         assert seq["ours_first"] > 0 and seq["reference_first"] > 0
     assert "1st/b" in proc.stdout
+
+
+KILLS = os.path.join(os.path.dirname(BENCH), "finalizer_kills.py")
+
+
+def test_finalizer_kills_reports_every_case():
+    proc = subprocess.run([sys.executable, KILLS, "--rounds", "2"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+    if sys.implementation.name != "pypy":
+        # It reads PyPy's GC statistics: elsewhere it must say so and fail.
+        assert proc.returncode != 0 and "PyPy only" in proc.stderr, proc
+        return
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    for case in ("finalizer", "kept", "plain"):
+        for module in ("greenlet_cffi", "greenlet"):
+            row = [l for l in lines if l.split()[:2] == [case, module]]
+            assert len(row) == 1, proc.stdout
+            assert float(row[0].split()[3]) > 0, row
+    sweep = [l for l in lines if l.startswith("sweep ")]
+    assert len(sweep) == 2 and all("kills" in l for l in sweep), proc.stdout
