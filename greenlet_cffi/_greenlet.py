@@ -717,9 +717,9 @@ def _rearm(carried):
 # process that drops chains piles them up: issue 10's chain and
 # gc.collect(), 40 times in one PyPy 8 process, grew to 2.8 GB with the
 # 40th chain taking 1.6 s and its collection 1.1 s; with it RSS stayed at
-# 206 MB, the
-# last chains and collections 0.04-0.21 s each.  Its cost: a collection that finds a chain kills
-# it whole, 10,000 GreenletExits, where the bundled greenlet kills nothing.
+# 206 MB, the last chains and collections 0.04-0.21 s each.  Its cost: a
+# collection that finds a chain kills it whole, 10,000 GreenletExits, where
+# the bundled greenlet kills nothing.
 # The kills of a sweep's garbage run with the JIT's bridges off
 # (bridges_off() in the PyPy backend says why).
 _SWEEP = not _REFCOUNTED and os.environ.get("GREENLET_CFFI_PYPY_SWEEP", "1") != "0"
