@@ -5,9 +5,9 @@
 # greenlet (PyPI's on CPython, PyPy's bundled one on PyPy), each workload on
 # its own and all in sequence in one process per implementation (bench.py's
 # two modes), plus the C-level floor of one raw switch of the core.
-# PyPy, full size: the bundled greenlet's sequence process grows past 14 GB
-# (its 100,000-greenlet chain in a fresh process); on a small machine pass
-# --quick or --mode workload there.
+# On PyPy the sequence caps chains and the live population at 10,000
+# (bench.py's PYPY_SEQUENCE_CAP): the bundled greenlet's 100,000-link chain
+# grows past 14 GB in a fresh process.
 # Usage: scripts/bench.sh [--quick] [--OPTION=VALUE...] [NAME...]   (default: cp311 cp314 pypy3)
 # Options go to bench.py; one taking a value is written with "=" (--clock=cpu).
 set -euo pipefail
