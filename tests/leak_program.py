@@ -140,6 +140,8 @@ def measure():
 if __name__ == "__main__":
     workload = WORKLOADS[sys.argv[2]]
     cycles = int(sys.argv[3])
+    if cycles < 10:
+        sys.exit("leak_program.py: CYCLES must be at least 10 (one checkpoint a tenth)")
     main = G.getcurrent()
     if CPYTHON:
         import tracemalloc
