@@ -31,8 +31,12 @@ def fault_build(tmp_path_factory):
     for f in glob.glob(os.path.join(os.path.dirname(greenlet_cffi.__file__), "*.py")):
         shutil.copy(f, pkg)
     # cffi compiles inside tmpdir, where build_ffi.py's relative sources
-    # must resolve.
-    os.symlink(os.path.join(REPO, "csrc"), os.path.join(tmp, "csrc"))
+    # must resolve.  A copy, not a symlink: the compiler writes its object
+    # files beside the sources, and through a symlink two interpreters
+    # running this test at once (CI runs them in pairs) wrote the same
+    # csrc/*.o -- a CPython 3.9 core got an object built for another
+    # version and segfaulted at import (a CI run, 2026-11-27).
+    shutil.copytree(os.path.join(REPO, "csrc"), os.path.join(tmp, "csrc"))
     env = dict(os.environ, GCFFI_CFLAGS="-DGCFFI_FAULT_INJECTION -O1 -g")
     build = subprocess.run(
         [sys.executable, "-c", "import sys; sys.path.insert(0, '.'); import build_ffi; "
