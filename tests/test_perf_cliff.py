@@ -23,6 +23,26 @@ IS_PYPY = platform.python_implementation() == "PyPy"
 RATIO = 4.0     # generous: the cliff was 100x and more
 FLOOR = 0.01    # seconds; shorter phases count as this long (timer noise)
 
+# The issue's program, in both child scripts below (they define N,
+# greenlet and getcurrent).
+_CHAIN = '''
+def chain(n=N, keep=None):
+    # The issue's program: each greenlet parks, then passes a value on to
+    # the previous one and stays suspended there; all become garbage (unless
+    # kept in `keep`, to be killed explicitly).
+    def link(nxt):
+        v = getcurrent().parent.switch()
+        nxt.switch(v + 1)
+    start = getcurrent()
+    for _ in range(n):
+        g = greenlet(link)
+        g.switch(start)
+        start = g
+        if keep is not None:
+            keep.append(g)
+    start.switch(0)
+'''
+
 CHILD = r'''
 import gc, json, sys, time
 name = sys.argv[1] if len(sys.argv) > 1 else None
@@ -41,22 +61,7 @@ def spawn(n=N):
     for i in range(n):
         greenlet(f).switch(i)
 
-def chain(n=N, keep=None):
-    # The issue's program: each greenlet parks, then passes a value on to
-    # the previous one and stays suspended there; all become garbage (unless
-    # kept in `keep`, to be killed explicitly).
-    def link(nxt):
-        v = getcurrent().parent.switch()
-        nxt.switch(v + 1)
-    start = getcurrent()
-    for _ in range(n):
-        g = greenlet(link)
-        g.switch(start)
-        start = g
-        if keep is not None:
-            keep.append(g)
-    start.switch(0)
-
+''' + _CHAIN + r'''
 def kept_chain(n=N):
     keep = []
     chain(n, keep)
@@ -282,19 +287,11 @@ def test_garbage_chain_killed_in_few_collections(run_script):
 _PILE_UP = r"""
 import gc, json
 from greenlet_cffi import greenlet, getcurrent
+N = 3000
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
-def chain(n=3000):
-    def link(nxt):
-        v = getcurrent().parent.switch()
-        nxt.switch(v + 1)
-    start = getcurrent()
-    for _ in range(n):
-        g = greenlet(link)
-        g.switch(start)
-        start = g
-    start.switch(0)
+""" + _CHAIN + r"""
 sizes = []
 for _ in range(20):
     chain()
