@@ -26,9 +26,6 @@ import importlib
 import sys
 import time
 
-if sys.implementation.name != "pypy":
-    sys.exit("finalizer_kills.py: PyPy only (it reads PyPy's GC statistics and hooks)")
-
 N = 10000
 _steps = []
 _minors = []
@@ -43,13 +40,14 @@ def _count_minor(stats):
     _minors.append(stats.count)
 
 
-def chain(greenlet, getcurrent):
+def chain(greenlet, getcurrent, n=N):
+    """Issue 10's chain of n links, all left suspended; returns them."""
     def link(nxt):
         v = getcurrent().parent.switch()
         nxt.switch(v + 1)
     start = getcurrent()
     links = []
-    for _ in range(N):
+    for _ in range(n):
         g = greenlet(link)
         g.switch(start)
         start = g
@@ -127,6 +125,8 @@ def sweep_rounds(module, rounds):
 
 
 def main():
+    if sys.implementation.name != "pypy":
+        sys.exit("finalizer_kills.py: PyPy only (it reads PyPy's GC statistics and hooks)")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=6, help="rounds per case (the first warms up)")
     ap.add_argument("--cases", default="finalizer,kept,plain,sweep",

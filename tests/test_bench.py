@@ -64,3 +64,13 @@ def test_finalizer_kills_reports_every_case():
             assert float(row[0].split()[3]) > 0, row
     sweep = [l for l in lines if l.startswith("sweep ")]
     assert len(sweep) == 2 and all("kills" in l for l in sweep), proc.stdout
+
+
+def test_pileup_reports_every_round():
+    proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(BENCH), "pileup.py"),
+                           "--rounds", "3", "--links", "1000"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [l.split() for l in proc.stdout.splitlines() if l.split()[:1] in (["1"], ["2"], ["3"])]
+    assert [r[0] for r in rows] == ["1", "2", "3"], proc.stdout
+    assert all(float(x) > 0 for r in rows for x in r[1:]), proc.stdout
