@@ -675,23 +675,23 @@ class _Sweep:
         global _sweeping, _sweep_wanted
         if _thread_state is None:
             return      # interpreter shutdown: module globals are gone
-        greenlets, refs = self.greenlets, self.refs
+        held = zip(self.greenlets, self.refs)
         self.greenlets = self.refs = None
         garbage = []
-        kept = []
-        for i in range(len(refs)):
-            if refs[i]() is None:
-                garbage.append(greenlets[i])
-            else:
-                kept.append(i)
         # What this sweep held and did not find is armed again (or held by
         # the next sweep) before the kills: a kill loop may take long (a
         # GreenletExit handler waits for a lock, or this thread gets the GIL
         # little), and while one of these stayed disarmed in it, nothing
         # could find it garbage (the stress program's workers waited a
         # minute for kills so).
-        carried = ([greenlets[i] for i in kept], [refs[i] for i in kept])
-        del greenlets, refs, kept
+        carried = ([], [])
+        for g, ref in held:
+            if ref() is None:
+                garbage.append(g)
+            else:
+                carried[0].append(g)
+                carried[1].append(ref)
+        held = g = ref = None
         _sweeping = False
         if _sweep_wanted and self.rounds < _SWEEP_ROUNDS:
             _start_sweep(self.rounds + 1, carried)
