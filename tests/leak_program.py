@@ -127,6 +127,7 @@ WORKLOADS = {f.__name__: f for f in (spawn_switch_kill, throw_with_traceback,
                                      throw_into_parent, thread_leaving_suspended,
                                      leaking)}
 
+
 def measure():
     collect()
     if not CPYTHON:
@@ -148,15 +149,15 @@ if __name__ == "__main__":
         tracemalloc.start()
     for _ in range(max(cycles // 10, 100)):
         workload()
-    points = []
+    points = []     # (cycles done, rss, traced, objects)
     for i in range(cycles):
         workload()
         if i % 1000 == 999 and not CPYTHON:
             # PyPy: without it, killing dropped greenlets waits on the GC.
             G.getcurrent()
         if (i + 1) * 10 // cycles != i * 10 // cycles:     # a tenth done
-            points.append(measure())
+            points.append((i + 1,) + measure())
     start, end = points[1], points[-1]
-    print(json.dumps({"rss": end[0] - start[0], "traced": end[1] - start[1],
-                      "objects": end[2] - start[2], "cycles": cycles - cycles // 5,
-                      "rss_points": [p[0] for p in points]}))
+    print(json.dumps({"rss": end[1] - start[1], "traced": end[2] - start[2],
+                      "objects": end[3] - start[3], "cycles": end[0] - start[0],
+                      "rss_points": [p[1] for p in points]}))
