@@ -417,3 +417,51 @@ def test_a_suspended_greenlet_is_one_object_for_the_collector():
     for g in keep:
         g.throw()
     assert per_greenlet < 1.05, per_greenlet
+
+
+_layer = sys.modules["greenlet_cffi._greenlet"]
+
+
+@pytest.mark.skipif(not getattr(_layer, "_SWEEP", False),
+                    reason="PyPy's sweep (on by default there) keeps the watch list "
+                           "this checks; CPython has none")
+def test_nothing_of_a_watch_outlives_its_greenlet(collect):
+    # Every greenlet that suspends is watched (a weak reference in the
+    # layer's _watched, which its reaper removes in the collection that
+    # frees it).  Greenlets that finished, were killed or were dropped
+    # suspended in a chain must leave no entry behind.
+    main = getcurrent()
+
+    def park():
+        main.switch()
+
+    def link(nxt):
+        v = main.switch()
+        nxt.switch(v + 1)
+
+    collect()
+    before = len(_layer._watched)
+    for _ in range(3):
+        finished = [greenlet(park) for _ in range(500)]
+        for g in finished:
+            g.switch()
+        for g in finished:
+            g.switch()              # park returns: finished
+        killed = [greenlet(park) for _ in range(500)]
+        for g in killed:
+            g.switch()
+        for g in killed:
+            g.throw()
+        start = main
+        for _ in range(500):        # a garbage chain, killed by the sweep
+            g = greenlet(link)
+            g.switch(start)
+            start = g
+        start.switch(0)
+        del finished, killed, start, g
+        collect()
+        watching = len(_layer._watched)
+        assert watching - before < 500, (before, watching)
+    for _ in range(4):
+        collect()
+    assert len(_layer._watched) - before < 50, (before, len(_layer._watched))
