@@ -3,6 +3,7 @@
 Single-thread collection is tested in-process; anything mixing threads and
 collection runs in a child interpreter.
 """
+import ast
 import gc
 import sys
 import weakref
@@ -506,5 +507,5 @@ for r in range(3):
     rounds = [l for l in lines if l.startswith("round ")]
     assert len(rounds) == 3, lines
     for l in rounds:
-        counts = eval(l.split(": ", 1)[1])
+        counts = ast.literal_eval(l.split(": ", 1)[1])
         assert counts[-1] == 500, lines
