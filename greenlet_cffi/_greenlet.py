@@ -163,7 +163,14 @@ def _new_thread_state():
     ts = _ThreadState()
     _all_states.add(ts)
     ts.trace = ts.starting = ts.run = ts.inbox = ts.outbox = None
-    ts.doomed = []
+    # PyPy: a list that once held an object keeps the strategy for objects;
+    # an empty one starts with another, and the fast path's `if ts.doomed`
+    # guards on it: the first kill in the process (the first sweep) then
+    # failed that guard in every compiled switch, five bridges to compile
+    # (the next 100,000 switches 248 ns each instead of 170).  So it holds
+    # an object once, here.
+    ts.doomed = [None]
+    del ts.doomed[:]
     ts.alive = True
     ts.released = False
     ts.killing = False
@@ -735,6 +742,12 @@ _weakref = weakref.ref
 _watched = set()        # weak references to greenlets given a _Reaper
 _sweeping = False       # a _Sweep waits for its collection
 _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
+# PyPy keeps a module global in its dictionary until it is first rebound
+# to another value, which then moves it into a cell and invalidates all
+# compiled code that read any global of this module: every switch loop,
+# recompiled after the process's first sweep.  Rebound here, at import.
+_sweeping = _sweep_wanted = True
+_sweeping = _sweep_wanted = False
 _SWEEP_ROUNDS = 8
 _sweep_lock = threading.Lock()
 
