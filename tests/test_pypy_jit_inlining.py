@@ -7,7 +7,9 @@ such a loop: the JIT stopped inlining switch(), and every later switch in
 the process took ~5x as long (issue 10's one-process sequence).  The long
 switch path is now a residual call (the backend's cold_call), which keeps
 such loops short.  PYPYLOG's jit-disableinlining section names every
-function the JIT stops inlining; none of ours may be there.
+function the JIT stops inlining; none of ours may be there.  And the
+first kills in a process must not make the JIT compile the switch loops
+again (the last test).
 """
 import os
 import sys
@@ -55,3 +57,59 @@ print("done", greenlet_cffi.__file__)
     disabled = [line for line in text.splitlines()
                 if line.startswith("disabled inlining") and package_dir in line]
     assert not disabled, "\n".join(disabled)
+
+
+def test_first_kill_recompiles_no_switch_loop(check_script):
+    # A warm ping-pong loop must run on the code already compiled after the
+    # process's first kills.  It did not: the first kill made the fast
+    # path's ts.doomed change PyPy's list strategy (a guard every compiled
+    # switch failed: new bridges), and the first sweep rebound a module
+    # global for the first time, which invalidated every compiled loop that
+    # read any global of the layer (6 entry bridges and loops on PyPy
+    # 7.3.11, 5 on PyPy 8, recompiled for the loop below).
+    out = check_script(r"""
+import gc, pypyjit
+from greenlet_cffi import greenlet, getcurrent
+main = getcurrent()
+
+def park(n):
+    sw = main.switch
+    for _ in range(n):
+        sw()
+
+def drive(p, n):
+    sw = p.switch
+    for _ in range(n):
+        sw()
+
+def pingpong(n=20000):
+    p = greenlet(park)
+    p.switch(n + 1)
+    drive(p, n)
+    p.switch()
+    assert p.dead
+
+def chain(n):
+    def link(nxt):
+        v = main.switch()
+        nxt.switch(v + 1)
+    start = main
+    for _ in range(n):
+        g = greenlet(link); g.switch(start); start = g
+    start.switch(0)
+
+for _ in range(5):
+    pingpong()
+compiled = []
+pypyjit.set_compile_hook(lambda info: compiled.append((info.type, str(info.greenkey)[:70])))
+pingpong()
+print("warm", len(compiled))
+chain(50)           # dropped: a collection kills its head and starts a sweep
+for _ in range(3):
+    gc.collect()
+del compiled[:]
+pingpong()
+print("after the first kills", len(compiled), compiled)
+""", timeout=300)
+    assert out[0] == "warm 0", out
+    assert out[1] == "after the first kills 0 []", out
