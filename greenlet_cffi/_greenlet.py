@@ -745,9 +745,12 @@ _sweep_wanted = False   # a reaper or sweep killed meanwhile: sweep again
 # PyPy keeps a module global in its dictionary until it is first rebound
 # to another value, which then moves it into a cell and invalidates all
 # compiled code that read any global of this module: every switch loop,
-# recompiled after the process's first sweep.  Rebound here, at import.
-_sweeping = _sweep_wanted = True
+# recompiled after the process's first sweep (or the first import of
+# greenlet_cffi.tracing, which sets _hooks).  So every global the layer
+# rebinds after import is rebound here, at import, once.
+_sweeping = _sweep_wanted = _hooks = True
 _sweeping = _sweep_wanted = False
+_hooks = None
 _SWEEP_ROUNDS = 8
 _sweep_lock = threading.Lock()
 

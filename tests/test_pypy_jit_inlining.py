@@ -8,8 +8,8 @@ the process took ~5x as long (issue 10's one-process sequence).  The long
 switch path is now a residual call (the backend's cold_call), which keeps
 such loops short.  PYPYLOG's jit-disableinlining section names every
 function the JIT stops inlining; none of ours may be there.  And the
-first kills in a process must not make the JIT compile the switch loops
-again (the last test).
+first kills in a process, or a late import of greenlet_cffi.tracing, must
+not make the JIT compile the switch loops again (the last test).
 """
 import os
 import sys
@@ -66,7 +66,8 @@ def test_first_kill_recompiles_no_switch_loop(check_script):
     # switch failed: new bridges), and the first sweep rebound a module
     # global for the first time, which invalidated every compiled loop that
     # read any global of the layer (6 entry bridges and loops on PyPy
-    # 7.3.11, 5 on PyPy 8, recompiled for the loop below).
+    # 7.3.11, 5 on PyPy 8, recompiled for the loop below); so did a first
+    # import of greenlet_cffi.tracing, which sets the layer's _hooks (6).
     out = check_script(r"""
 import gc, pypyjit
 from greenlet_cffi import greenlet, getcurrent
@@ -110,6 +111,11 @@ for _ in range(3):
 del compiled[:]
 pingpong()
 print("after the first kills", len(compiled), compiled)
+import greenlet_cffi.tracing    # sets a global of the layer (its hooks)
+del compiled[:]
+pingpong()
+print("after importing tracing", len(compiled), compiled)
 """, timeout=300)
     assert out[0] == "warm 0", out
     assert out[1] == "after the first kills 0 []", out
+    assert out[2] == "after importing tracing 0 []", out
