@@ -640,28 +640,23 @@ class _Reaper:
     suspended greenlet's stack often holds another greenlet (issue 10's
     chain), so of a garbage chain only the head's reaper would run per
     collection, each collection walking the rest again.  So a reaper that
-    finds its greenlet garbage starts a sweep (see _Sweep), if _SWEEP.
-
-    A greenlet that finishes lets go of its reaper (_let_go): PyPy keeps a
-    young object with a finalizer, and all it reaches, alive until a major
-    collection, so the finished greenlet and its stack stayed in the heap
-    that long (with its watch: spawn/kill 1.15-1.18x the bundled greenlet,
-    now 0.96-0.97x)."""
+    finds its greenlet garbage starts a sweep (see _Sweep), if _SWEEP."""
     __slots__ = ("greenlet", "key")
 
     def __init__(self, g):
-        self.greenlet = g       # None: disarmed (a sweep holds g), or let go
+        self.greenlet = g       # None: disarmed (a sweep holds g)
         if _SWEEP:      # first suspension: watched from now on
-            # Forgotten when g finishes, or by this __del__, which runs in
-            # the collection that finds g garbage (g and its reaper go
-            # together); not by a weak reference callback: PyPy gives a
-            # greenlet with such a callback its own finalizer, which cost
-            # 13% of issue 10's chain (0.234 against 0.204 s).  Nothing of
-            # a watch outlives it (a list pruned now and then grew between
-            # prunings, which greenlet's leak checks count as a leak).
-            # Keyed by a number: hashing the weak reference would hash g,
-            # and PyPy gives a young object an identity hash by reserving
-            # room for its copy in the old generation.
+            # Forgotten by this __del__, which runs in the collection that
+            # finds g garbage (g and its reaper go together), not by a
+            # weak reference callback: PyPy gives a greenlet with such a
+            # callback its own finalizer, which cost 13% of issue 10's chain
+            # (0.234 against 0.204 s).  Nothing of a watch outlives it (a
+            # list pruned now and then grew between prunings, which
+            # greenlet's leak checks count as a leak).  Keyed by a number:
+            # hashing the weak reference would hash g, and PyPy gives a
+            # young object an identity hash by reserving room for its copy
+            # in the old generation (spawn/kill 1.16 -> 1.09x the bundled
+            # greenlet's time).
             self.key = key = _next_key()
             _watched[key] = _weakref(g)
 
@@ -672,7 +667,7 @@ class _Reaper:
             _watched.pop(self.key, None)
         g = self.greenlet
         if g is None:
-            return      # disarmed by a sweep, which holds g; or let go
+            return      # disarmed by a sweep, which holds g
         if g._greenlet__reaper is self and g._greenlet__state == _STARTED:
             _collect(g)
             # Only a kill calls for a sweep: a greenlet of an ended thread
@@ -682,16 +677,6 @@ class _Reaper:
             # grew to 24 GB in a CI run so).
             if _SWEEP and _alive(g._greenlet__ts):
                 _start_sweep(0)
-
-
-def _let_go(g):
-    """g, which suspended, has finished: unwatched, and its reaper no
-    longer reaches it (a sweep that holds g finds it finished)."""
-    r = g._greenlet__reaper
-    g._greenlet__reaper = False
-    r.greenlet = None
-    if _SWEEP:
-        _watched.pop(r.key, None)
 
 
 class _Sweep:
@@ -1109,8 +1094,6 @@ def _finish(result, exc):
     ts.inbox = ()           # a switch is in flight: no kill may run now
     dead = ts.current
     dead._greenlet__state = _DEAD
-    if dead._greenlet__reaper:      # PyPy: it suspended, see _Reaper
-        _let_go(dead)
     if exc is None:
         args = (result,)
     elif isinstance(exc, GreenletExit):

@@ -64,40 +64,15 @@ def test_kill_on_collection_runs_inside_the_greenlet(collect):
 
 
 def test_greenlets_dropped_one_after_another_are_each_killed(collect):
-    # On PyPy each kill runs in a finalizer (a _Reaper's, which PyPy runs
-    # once per object) that lets go of its greenlet as that one finishes.
+    # On PyPy each kill runs in a finalizer (a _Reaper's), which PyPy runs
+    # once per object: a design that reused a reaper spent in one kill for
+    # the next greenlet left that one unkilled.
     for i in range(4):
         log = []
         g = _make_logging_greenlet(log, i)
         del g
         collect()
         assert log == [(i, "GreenletExit"), (i, "finally")]
-
-
-@pytest.mark.skipif(sys.implementation.name == "cpython",
-                    reason="CPython's greenlet is its own finalizer (reference counting); "
-                           "PyPy's gets a _Reaper when it first suspends")
-def test_a_finished_greenlet_lets_go_of_its_finalizer():
-    # PyPy keeps a young object with a finalizer, and all it reaches,
-    # alive until a major collection: a finished greenlet whose reaper
-    # still reached it kept its stack that long, and its watch too
-    # (spawn/kill was 1.15-1.18x the bundled greenlet so).
-    layer = sys.modules["greenlet_cffi._greenlet"]
-    main = getcurrent()
-
-    def park():
-        main.switch()
-    g = greenlet(park)
-    g.switch()
-    reaper = g._greenlet__reaper
-    assert isinstance(reaper, layer._Reaper) and reaper.greenlet is g
-    if layer._SWEEP:
-        assert layer._watched[reaper.key]() is g
-    g.switch()
-    assert g.dead
-    assert g._greenlet__reaper is False and reaper.greenlet is None
-    if layer._SWEEP:
-        assert reaper.key not in layer._watched
 
 
 def test_garbage_greenlet_catching_exit_and_returning(collect):
