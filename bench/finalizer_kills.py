@@ -20,7 +20,6 @@ Then, greenlet_cffi alone, bench.py's sequence shape: two garbage chains
 with the kills it makes (those of a sweep's garbage, or one head) and the
 major collections that completed inside it.  PyPy only.
 """
-import argparse
 import gc
 import importlib
 import sys
@@ -125,6 +124,7 @@ def sweep_rounds(module, rounds):
 
 
 def main():
+    import argparse     # here: hold_floor.py imports chain(), and argparse moves its numbers
     if sys.implementation.name != "pypy":
         sys.exit("finalizer_kills.py: PyPy only (it reads PyPy's GC statistics and hooks)")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -90,3 +90,28 @@ def test_chain_heap_reports_both_implementations():
         assert [r[1] for r in rows] == ["1", "2"], proc.stdout
         for r in rows:
             assert float(r[2]) > 0 and r[6].endswith("B"), r     # chain time; heap
+
+
+def _hold_floor(*args):
+    return subprocess.run([sys.executable, os.path.join(os.path.dirname(BENCH), "hold_floor.py")]
+                          + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=300)
+
+
+def test_hold_floor_kills_nothing_and_times_both_modes():
+    proc = _hold_floor("ours", "hold", "--links", "2000")
+    if sys.implementation.name != "pypy":
+        # It measures PyPy's finalizer ordering: elsewhere it must say so and fail.
+        assert proc.returncode != 0 and "PyPy only" in proc.stderr, proc
+        return
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Its numbers mean something only if greenlet_cffi killed nothing.
+    assert proc.stdout.rstrip().endswith("kills 0"), proc.stdout
+    for impl in ("ours", "bundled"):
+        proc = _hold_floor(impl, "plain", "--links", "2000")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        line = proc.stdout.strip()
+        assert line.startswith(impl + " plain: chain "), line
+        assert float(line.split("gc.collect() ")[1].split()[0]) > 0, line
+    bad = _hold_floor("ours", "nothing")
+    assert bad.returncode != 0 and "hold_floor.py" in bad.stderr, bad
