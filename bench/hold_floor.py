@@ -5,9 +5,11 @@ with __del__ has to keep the chain alive through the collection that finds
 it, so that collection walks the chain.  This runs issue 10's program with
 nothing killed and measures its timed gc.collect() with the chain simply
 dropped ("plain") and with its links also held by one object with __del__
-("hold"), as any design that kills them has to.
+("hold"), as any design that kills them has to; and, for ours, with a
+__del__ that does nothing on each of the timed chain's reapers
+("finalizers"), what a finalizer per suspended greenlet costs by itself.
 
-    pypy3 bench/hold_floor.py ours plain|hold [--links N]     # kills off
+    pypy3 bench/hold_floor.py ours plain|hold|finalizers [--links N]  # no kills
     pypy3 bench/hold_floor.py bundled plain|hold [--links N]  # PyPy's greenlet
 
 "ours" turns the sweep off and gives suspended greenlets a reaper without
@@ -32,9 +34,11 @@ if "--links" in args:
     i = args.index("--links")
     LINKS = int(args[i + 1])
     del args[i:i + 2]
-if len(args) != 2 or args[0] not in ("ours", "bundled") or args[1] not in ("plain", "hold"):
+if len(args) != 2 or args[0] not in ("ours", "bundled") or args[1] not in ("plain", "hold", "finalizers"):
     sys.exit(__doc__)
 impl, mode = args
+if mode == "finalizers" and impl != "ours":
+    sys.exit(__doc__)
 if impl == "ours":
     os.environ["GREENLET_CFFI_PYPY_SWEEP"] = "0"
     import greenlet_cffi as m
@@ -47,6 +51,12 @@ if impl == "ours":
             self.greenlet = g
 
     _greenlet._Reaper = _NoKill
+
+    class _NoKillFinalizer(_NoKill):
+        __slots__ = ()
+
+        def __del__(self):
+            pass
     kills = [0]     # greenlet_cffi's kills of garbage greenlets: none here
 
     def _counting(f):
@@ -87,6 +97,8 @@ chain(LINKS)
 gc.collect()
 for _ in range(5):
     spawn()
+if mode == "finalizers":
+    _greenlet._Reaper = _NoKillFinalizer        # the timed chain's only
 t = time.perf_counter()
 chain(LINKS, hold=mode == "hold")
 c = time.perf_counter() - t

@@ -104,14 +104,17 @@ def test_hold_floor_kills_nothing_and_times_both_modes():
         # It measures PyPy's finalizer ordering: elsewhere it must say so and fail.
         assert proc.returncode != 0 and "PyPy only" in proc.stderr, proc
         return
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    # Its numbers mean something only if greenlet_cffi killed nothing.
-    assert proc.stdout.rstrip().endswith("kills 0"), proc.stdout
+    for mode in ("hold", "finalizers"):
+        proc = _hold_floor("ours", mode, "--links", "2000")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        # Its numbers mean something only if greenlet_cffi killed nothing.
+        assert proc.stdout.rstrip().endswith("kills 0"), proc.stdout
     for impl in ("ours", "bundled"):
         proc = _hold_floor(impl, "plain", "--links", "2000")
         assert proc.returncode == 0, proc.stderr[-3000:]
         line = proc.stdout.strip()
         assert line.startswith(impl + " plain: chain "), line
         assert float(line.split("gc.collect() ")[1].split()[0]) > 0, line
-    bad = _hold_floor("ours", "nothing")
-    assert bad.returncode != 0 and "hold_floor.py" in bad.stderr, bad
+    for bad in (("ours", "nothing"), ("bundled", "finalizers")):
+        proc = _hold_floor(*bad)
+        assert proc.returncode != 0 and "hold_floor.py" in proc.stderr, proc
