@@ -277,11 +277,12 @@ def test_garbage_chain_killed_in_few_collections(run_script):
     GreenletExit, in at most 4 collections (CPython: none needed), not one
     link per collection.  Usually 2 on PyPy: the head, then the rest.  But
     on PyPy 7.3.11 the second chain of the process took 4 in 5 runs of 20
-    ([1, 1, 2, 2000]; PyPy 8: 0 of 12): through the second collection the
-    new head stayed alive, held from outside the heap (gc.get_referrers
-    found no object referring to it), so the sweep found nothing; its own
-    reaper killed it at the third, and the sweep that started took the
-    rest at the fourth."""
+    ([1, 1, 2, 2000]; PyPy 8: 0 of 12): the sweep that the head's kill
+    started found nothing at the second collection (a heap dump after it:
+    the new head reachable only from its own reaper, armed again, with no
+    path from a root), that reaper killed it at the third, and the sweep
+    it started took the rest at the fourth.  Why the sweep missed it is
+    not found."""
     proc = run_script(_CHAIN_KILLS, timeout=300)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.split("\n")
