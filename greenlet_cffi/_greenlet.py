@@ -718,7 +718,8 @@ class _Sweep:
                 carried[1].append(ref)
         held = g = ref = None
         _sweeping = False
-        if (_sweep_wanted or not (garbage or self.rounds)) and self.rounds < _SWEEP_ROUNDS:
+        first_found_nothing = self.rounds == 0 and not garbage     # look again
+        if (_sweep_wanted or first_found_nothing) and self.rounds < _SWEEP_ROUNDS:
             _start_sweep(self.rounds + 1, carried)
         else:
             _sweep_wanted = False
