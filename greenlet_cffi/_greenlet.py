@@ -586,6 +586,12 @@ def _collect(g):
         # may hand the GIL to other threads): killed when it stops, if
         # that is in this thread.
         _gc_found.append((ts, g))
+        if not _gc_running:
+            # That stop has been: this thread lost the GIL between the test
+            # and the append.  Nothing else would hand g over (a loop that
+            # frees what it allocates starts no collection), so it would
+            # never be killed (the stress run's lost greenlet on 3.15).
+            _hand_over_found()
     else:
         # Another thread's; or a switch is in flight here (the outbox or
         # the inbox is full, from the switcher's store to the receiver's
@@ -608,23 +614,37 @@ def _gc_phase(phase, info):
     global _gc_running
     _gc_running = phase == "start"
     if not _gc_running and _gc_found:
-        ts = _tls.__dict__.get("state")
-        found = []
-        for owner, g in _gc_found:
-            # Other threads' wait for their next switch or getcurrent().
-            (found if owner is ts else owner.doomed).append(g)
-        del _gc_found[:]
-        if found:
-            ts.doomed.extend(found)
-            if not (ts.killing or ts.inbox is not None or ts.outbox is not None):
-                ts.killing = True
-                try:
-                    for g in found:
-                        ts.doomed.remove(g)
-                        _kill(g)
-                finally:
-                    ts.killing = False
+        _hand_over_found()
 
+
+def _hand_over_found():
+    """Other threads' found greenlets to their doomed lists (killed at their
+    next switch or getcurrent()); this thread's killed now."""
+    ts = _tls.__dict__.get("state")
+    taken = []
+    # One pop at a time, not a copy and a clear: another thread may append
+    # in between (its GIL switch), and that one would be lost.
+    while _gc_found:
+        try:
+            taken.append(_gc_found.pop())
+        except IndexError:      # another thread took the last one
+            break
+    taken.reverse()
+    found = []
+    for owner, g in taken:
+        (found if owner is ts else owner.doomed).append(g)
+    del taken
+    if found:
+        ts.doomed.extend(found)
+        if not (ts.killing or ts.inbox is not None or ts.outbox is not None
+                or _gc_running):    # (from _collect: another started since)
+            ts.killing = True
+            try:
+                for g in found:
+                    ts.doomed.remove(g)
+                    _kill(g)
+            finally:
+                ts.killing = False
 
 
 class _Reaper:

@@ -55,6 +55,37 @@ def record(seq, how):
         outcome[seq] = how
 
 
+def where(seqs):
+    """For a failure report: what became of these greenlets -- freed
+    without running, or alive, and then in which of greenlet_cffi's pending
+    lists (when MODULE is it) and held by what."""
+    found = {}
+    for o in gc.get_objects():
+        if isinstance(o, G.greenlet) and getattr(o, "seq", None) in seqs:
+            found[o.seq] = o
+    impl = sys.modules.get(G.__name__ + "._greenlet")
+    if not hasattr(impl, "_gc_found"):
+        impl = None     # greenlet's C module: no lists to look in
+    out = []
+    for seq in seqs:
+        g = found.get(seq)
+        if g is None:
+            out.append("%d: freed" % seq)
+            continue
+        lists = []
+        if impl is not None:
+            if any(x is g for x in impl._lost):
+                lists.append("_lost")
+            if any(x is g for _, x in impl._gc_found):
+                lists.append("_gc_found")
+            if any(any(x is g for x in ts.doomed) for ts in list(impl._all_states)):
+                lists.append("doomed")
+        holders = [type(r).__name__ for r in gc.get_referrers(g)]
+        out.append("%d: alive %r, in %s, held by %s" % (seq, g, lists, holders))
+        del g
+    return "; ".join(out)
+
+
 def worker(tid, deadline):
     rnd = random.Random(tid)
     local = threading.local()
@@ -138,8 +169,8 @@ def worker(tid, deadline):
         time.sleep(0.01)
     else:
         with lock:
-            errors.append("thread %d: greenlets %s never ended nor were killed"
-                          % (tid, sorted(left)[:20]))
+            errors.append("thread %d: greenlets %s never ended nor were killed: %s"
+                          % (tid, sorted(left)[:20], where(left[:5])))
     with lock:
         counts["switches"] += switches
         counts["created"] += created

@@ -36,7 +36,7 @@ def _stress(seconds, prelude=""):
     result = json.loads(proc.stdout.splitlines()[-1])
     print("stress %ss: %s" % (seconds, result))
     # No greenlet ended twice, ran after its thread ended, was lost, or leaked.
-    assert result["errors"] == []
+    assert result["errors"] == [], proc.stderr[-5000:]
     # ...and the run did exercise each path.
     for key in ("switches", "ended", "killed", "handed", "traced", "orphans"):
         assert result[key] > 0, key
