@@ -45,6 +45,9 @@ int gcffi_set_fast_switch(uintptr_t impl);
 int gcffi_make_call_traced(uintptr_t out_list);
 void gcffi_rearm_finalizer(uintptr_t obj);  /* its __del__ will run again */
 void gcffi_untrack(uintptr_t obj);  /* left to reference counting alone */
+/* The greenlet class's base, holding its handle unseen by the collector;
+ * appended to out_list. */
+int gcffi_make_handle_base(uintptr_t out_list);
 size_t gcffi_stack_saved(gcffi_handle *h);  /* bytes of C stack kept in the heap */
 int gcffi_trash_delete_nesting(void);       /* -1: this CPython has no such count */
 long gcffi_fault_after(long n);     /* tests only: see stack.h */

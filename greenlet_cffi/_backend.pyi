@@ -7,6 +7,7 @@ from typing import Any, Callable, Optional
 _Handle = Any   # opaque: a cffi pointer (CPython) or a continulet (PyPy)
 
 NAME: str
+HANDLE_BASE: Optional[type]  # the greenlet class's base, or None
 
 def main_handle() -> _Handle: ...
 def new_handle() -> _Handle: ...

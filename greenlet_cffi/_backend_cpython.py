@@ -11,7 +11,8 @@ __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "top_frame", "get_context", "set_context", "untraced_methods",
            "call_traced", "stack_saved", "trash_delete_nesting",
            "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER",
-           "fast_getcurrent", "release_record", "c_api", "cold_call"]
+           "fast_getcurrent", "release_record", "c_api", "cold_call",
+           "HANDLE_BASE"]
 
 NAME = "cffi"
 cold_call = None    # nothing to keep out of a JIT's traces here
@@ -158,6 +159,15 @@ def untraced_methods(cls, names, fast_switch=None):
             if lib.gcffi_make_method(id(cls), which, id(vars(cls)[name]), id(out)) < 0:
                 raise RuntimeError("greenlet_cffi: cannot make the method %s" % name)
             setattr(cls, name, out[0])
+
+
+# The greenlet class's base, which holds its handle where the cyclic
+# collector does not read it (csrc/core.c: handle_base).
+_out = []
+if lib.gcffi_make_handle_base(id(_out)) < 0:
+    raise RuntimeError("greenlet_cffi: cannot make the greenlet base type")
+HANDLE_BASE, = _out
+del _out
 
 
 # call_traced(fn, *args): fn(*args) from inside the switch machinery, traced

@@ -69,6 +69,12 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     kept for it.  Each greenlet runs in its own; a new one starts in the
     one set before its start, or in none.  A finished one keeps its last.
 
+``HANDLE_BASE``
+    None, or a class for the layer's greenlet class to derive from, which
+    has the slot ``_greenlet__handle`` (else the greenlet class makes it).
+    CPython's (C) keeps the handle unseen by the cyclic collector, which
+    otherwise read every greenlet's handle object in each collection.
+
 ``bridges_off()`` / ``bridges_on()``
     PyPy only (the layer calls them only where its sweep runs, see
     ``_Sweep`` in ``_greenlet.py``): around a kill loop, the JIT compiles no
@@ -139,9 +145,10 @@ __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "call_traced", "stack_saved", "trash_delete_nesting",
            "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER",
            "wants_c_call", "as_c_call", "fast_getcurrent", "release_record",
-           "c_api", "cold_call", "bridges_off", "bridges_on"]
+           "c_api", "cold_call", "bridges_off", "bridges_on", "HANDLE_BASE"]
 
 NAME = "continulet"
+HANDLE_BASE = None      # greenlet keeps its handle in a slot of its own
 
 
 class _Handle(continulet):

@@ -271,7 +271,7 @@ def _guarded_getattribute(getattribute):
     return __getattribute__
 
 
-class _instance:
+class _instance(*(() if _b.HANDLE_BASE is None else (_b.HANDLE_BASE,))):
     """greenlet's instance dict, whose descriptor greenlet wraps."""
     __slots__ = ("__dict__", "__weakref__")
 
@@ -294,7 +294,9 @@ def _foreign_layout(cls):
 class greenlet(_instance):
     """A lightweight coroutine: ``greenlet(run=None, parent=None)``."""
 
-    __slots__ = ("__ts", "__handle", "__parent", "__run", "__state", "__reaper")
+    # __handle: in the backend's base class where it has one.
+    __slots__ = ("__ts",) + (("__handle",) if _b.HANDLE_BASE is None else ()) + (
+        "__parent", "__run", "__state", "__reaper")
 
     def __new__(cls, *args, **kwargs):
         # Set up here, not in __init__, so that subclasses that never call

@@ -115,6 +115,25 @@ def test_a_finished_greenlet_lets_go_of_its_reaper_and_watch():
     assert len(impl._watched) == watched
 
 
+@pytest.mark.skipif(sys.implementation.name == "pypy",
+                    reason="CPython's cyclic collector: PyPy's keeps the handle "
+                           "(a continulet) in a slot of the greenlet, as it must")
+def test_the_collector_does_not_read_a_greenlets_handle():
+    # The handle (a cffi pointer object, in no cycle) lives in the greenlet
+    # class's C base, which the collector does not traverse: read as a slot,
+    # it was one cache miss per greenlet in each pass of every collection
+    # (gc.collect() with 100,000 suspended: 42-47 ms, now 20-21; greenlet
+    # 3.5.6: 26-27).  It is still there, and still works.
+    main = getcurrent()
+    g = greenlet(lambda: main.switch("parked") or "done")
+    assert g.switch() == "parked"
+    handle = g._greenlet__handle
+    assert handle is not None
+    assert not any(r is handle for r in gc.get_referents(g))
+    gc.collect()
+    assert g.switch() == "done" and g.dead
+
+
 def test_garbage_unstarted_greenlet_never_runs(collect):
     ran = []
     g = greenlet(lambda: ran.append("ran"))
