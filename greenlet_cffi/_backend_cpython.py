@@ -99,6 +99,10 @@ def _own(core):
     ref = weakref.ref(handle, _free_core_untraced)
     _untrack(id(ref))       # see gcffi_untrack
     _cores[ref] = core
+    # Adding a weak reference made the dict one the collector walks, two
+    # entries a greenlet in each pass; nothing in it is in a cycle
+    # (gc.collect() with 100,000 suspended: 22.6-26.7 -> 20.0-20.6 ms).
+    _untrack(id(_cores))
     return handle
 
 

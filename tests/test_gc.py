@@ -130,6 +130,9 @@ def test_the_collector_does_not_read_a_greenlets_handle():
     handle = g._greenlet__handle
     assert handle is not None
     assert not any(r is handle for r in gc.get_referents(g))
+    # Nor the table of cores: weak references and pointers, in no cycle.
+    from greenlet_cffi import _backend_cpython
+    assert not gc.is_tracked(_backend_cpython._cores)
     gc.collect()
     assert g.switch() == "done" and g.dead
 
