@@ -1,0 +1,144 @@
+"""Where the time of bench.py's "switch 100 frames deep" goes in the
+one-process sequence on PyPy: copying stacks, or allocating room for them.
+
+    pypy3 bench/deep_switch_profile.py [--rounds 6] [--runs 2]
+
+For greenlet_cffi and for PyPy's bundled greenlet, each in a fresh process,
+it runs every workload of bench.py's sequence in order, round after round,
+and prints per round the deep switch's time and, per switch, the time spent
+in memmove/memcpy, malloc and free calls of 1 KiB or more (PyPy's stacklets
+save and restore stacks with these).  It times them with a small C library
+preloaded into the child (LD_PRELOAD), compiled here with the system's C
+compiler into a temporary directory; glibc systems only.
+
+What it showed (PyPy 7.3.11, 2026-11-28; see the README's "Where PyPy
+misses"): both implementations copy the same bytes per switch in the same
+time; the difference is glibc's malloc inside the stacklet switch, whose
+cost depends on the free lists that the earlier workloads left.
+"""
+import argparse
+import gc
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+# Times the large calls only: small ones are the interpreter's own traffic.
+SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <malloc.h>
+#include <stddef.h>
+#include <time.h>
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+static long ns[3], calls[3];
+static void *(*next_memmove)(void *, const void *, size_t);
+static void *(*next_memcpy)(void *, const void *, size_t);
+static long now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+void profile_reset(void) { for (int i = 0; i < 3; i++) ns[i] = calls[i] = 0; }
+long profile_ns(int i) { return ns[i]; }
+long profile_calls(int i) { return calls[i]; }
+#define TIMED(k, call) do { long t0 = now(); call; ns[k] += now() - t0; calls[k]++; } while (0)
+void *memmove(void *d, const void *s, size_t n) {
+    void *r;
+    if (!next_memmove) next_memmove = dlsym(RTLD_NEXT, "memmove");
+    if (n < 1024) return next_memmove(d, s, n);
+    TIMED(0, r = next_memmove(d, s, n));
+    return r;
+}
+void *memcpy(void *d, const void *s, size_t n) {
+    void *r;
+    if (!next_memcpy) next_memcpy = dlsym(RTLD_NEXT, "memcpy");
+    if (n < 1024) return next_memcpy(d, s, n);
+    TIMED(0, r = next_memcpy(d, s, n));
+    return r;
+}
+void *malloc(size_t n) {
+    void *r;
+    if (n < 1024) return __libc_malloc(n);
+    TIMED(1, r = __libc_malloc(n));
+    return r;
+}
+void free(void *p) {
+    if (p == NULL || malloc_usable_size(p) < 1024) { __libc_free(p); return; }
+    TIMED(2, __libc_free(p));
+}
+"""
+
+# bench.py's sequence on PyPy, with fixed sizes near what it calibrates.
+PLAN = [("switch", 200000), ("switch_value", 200000), ("switch_deep", 100000),
+        ("spawn", 100000), ("chain", 10000), ("getcurrent", 1000000),
+        ("throw", 100000), ("switch_traced", 100000), ("switch_thread", 300000),
+        ("chain_garbage", 10000), ("gc_chain_garbage", 10000),
+        ("round_robin", 50000), ("churn", 20000), ("gc_alive", 3)]
+
+
+def child(which, rounds):
+    import bench
+    from cffi import FFI
+    ffi = FFI()
+    ffi.cdef("void profile_reset(void); long profile_ns(int); long profile_calls(int);")
+    lib = ffi.dlopen(None)
+    bench.clock = time.thread_time
+    bench._alive_count[0] = bench.PYPY_SEQUENCE_CAP
+    mod = bench.load(which)
+    works = [(w, n) for name, n in PLAN for w in bench.WORKLOADS if w.name == name]
+    for r in range(rounds):
+        for work, n in works:
+            gc.collect()
+            lib.profile_reset()
+            elapsed, ops = work.func(mod, n)
+            if work.name == "switch_deep":
+                per = [lib.profile_ns(i) / float(ops) for i in range(3)]
+                print("%-10s %5d %9.0f %9.0f %9.0f %9.0f %9.1f" % (
+                    which, r + 1, elapsed / ops * 1e9, per[0], per[1], per[2],
+                    lib.profile_calls(1) / float(ops)))
+                sys.stdout.flush()
+        bench.release_alive()
+    os._exit(0)                 # skip killing greenlets at shutdown
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--runs", type=int, default=2, help="fresh processes per implementation")
+    ap.add_argument("--_child", dest="child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.rounds)
+    if not hasattr(sys, "pypy_version_info"):
+        sys.exit("deep_switch_profile.py: PyPy only (it profiles PyPy's stacklets)")
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        sys.exit("deep_switch_profile.py: needs a C compiler (cc) for its preloaded library")
+    tmp = tempfile.mkdtemp(prefix="deep_switch_profile.")
+    try:
+        src, lib = os.path.join(tmp, "shim.c"), os.path.join(tmp, "shim.so")
+        with open(src, "w") as f:
+            f.write(SHIM)
+        subprocess.check_call([cc, "-O2", "-shared", "-fPIC", "-o", lib, src, "-ldl"])
+        print("switch 100 frames deep in bench.py's sequence, per switch (ns); "
+              "calls of 1 KiB or more")
+        print("%-10s %5s %9s %9s %9s %9s %9s" % (
+            "impl", "round", "switch", "memmove", "malloc", "free", "mallocs"))
+        env = dict(os.environ, LD_PRELOAD=lib)
+        for run in range(args.runs):
+            for which in ("ours", "reference"):
+                subprocess.check_call([sys.executable, os.path.abspath(__file__), "--_child",
+                                       which, "--rounds", str(args.rounds)], env=env)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
