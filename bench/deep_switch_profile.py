@@ -7,7 +7,8 @@ For greenlet_cffi and for PyPy's bundled greenlet, each in a fresh process,
 it runs every workload of bench.py's sequence in order, round after round,
 and prints per round the deep switch's time and, per switch, the time spent
 in memmove/memcpy, malloc and free calls of 1 KiB or more (PyPy's stacklets
-save and restore stacks with these).  It times them with a small C library
+save and restore stacks with these); malloc is split by size: under 32 KiB,
+and 32 KiB or more, which glibc serves from bins kept sorted by size.  It times them with a small C library
 preloaded into the child (LD_PRELOAD), compiled here with the system's C
 compiler into a temporary directory; glibc systems only.
 
@@ -37,7 +38,7 @@ SHIM = r"""
 #include <time.h>
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
-static long ns[3], calls[3];
+static long ns[4], calls[4];
 static void *(*next_memmove)(void *, const void *, size_t);
 static void *(*next_memcpy)(void *, const void *, size_t);
 static long now(void) {
@@ -45,7 +46,7 @@ static long now(void) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1000000000L + t.tv_nsec;
 }
-void profile_reset(void) { for (int i = 0; i < 3; i++) ns[i] = calls[i] = 0; }
+void profile_reset(void) { for (int i = 0; i < 4; i++) ns[i] = calls[i] = 0; }
 long profile_ns(int i) { return ns[i]; }
 long profile_calls(int i) { return calls[i]; }
 #define TIMED(k, call) do { long t0 = now(); call; ns[k] += now() - t0; calls[k]++; } while (0)
@@ -66,7 +67,10 @@ void *memcpy(void *d, const void *s, size_t n) {
 void *malloc(size_t n) {
     void *r;
     if (n < 1024) return __libc_malloc(n);
-    TIMED(1, r = __libc_malloc(n));
+    if (n < 32768)
+        TIMED(1, r = __libc_malloc(n));
+    else                /* glibc's size-sorted bins start at 32 KiB */
+        TIMED(3, r = __libc_malloc(n));
     return r;
 }
 void free(void *p) {
@@ -99,10 +103,10 @@ def child(which, rounds):
             lib.profile_reset()
             elapsed, ops = work.func(mod, n)
             if work.name == "switch_deep":
-                per = [lib.profile_ns(i) / float(ops) for i in range(3)]
-                print("%-10s %5d %9.0f %9.0f %9.0f %9.0f %9.1f" % (
-                    which, r + 1, elapsed / ops * 1e9, per[0], per[1], per[2],
-                    lib.profile_calls(1) / float(ops)))
+                per = [lib.profile_ns(i) / float(ops) for i in range(4)]
+                print("%-10s %5d %9.0f %9.0f %9.0f %9.0f %9.0f %9.1f" % (
+                    which, r + 1, elapsed / ops * 1e9, per[0], per[1], per[3], per[2],
+                    (lib.profile_calls(1) + lib.profile_calls(3)) / float(ops)))
                 sys.stdout.flush()
         bench.release_alive()
     os._exit(0)                 # skip killing greenlets at shutdown
@@ -129,8 +133,8 @@ def main():
         subprocess.check_call([cc, "-O2", "-shared", "-fPIC", "-o", lib, src, "-ldl"])
         print("switch 100 frames deep in bench.py's sequence, per switch (ns); "
               "calls of 1 KiB or more")
-        print("%-10s %5s %9s %9s %9s %9s %9s" % (
-            "impl", "round", "switch", "memmove", "malloc", "free", "mallocs"))
+        print("%-10s %5s %9s %9s %9s %9s %9s %9s" % (
+            "impl", "round", "switch", "memmove", "malloc", ">=32KiB", "free", "mallocs"))
         env = dict(os.environ, LD_PRELOAD=lib)
         for run in range(args.runs):
             for which in ("ours", "reference"):
