@@ -1,14 +1,15 @@
 """Where the time of bench.py's "switch 100 frames deep" goes in the
 one-process sequence on PyPy: copying stacks, or allocating room for them.
 
-    pypy3 bench/deep_switch_profile.py [--rounds 6] [--runs 2]
+    pypy3 bench/deep_switch_profile.py [--rounds 6] [--runs 2] [--quick]
 
 For greenlet_cffi and for PyPy's bundled greenlet, each in a fresh process,
 it runs every workload of bench.py's sequence in order, round after round,
 and prints per round the deep switch's time and, per switch, the time spent
 in memmove/memcpy, malloc and free calls of 1 KiB or more (PyPy's stacklets
 save and restore stacks with these); malloc is split by size: under 32 KiB,
-and 32 KiB or more, which glibc serves from bins kept sorted by size.  It times them with a small C library
+and 32 KiB or more, where each of glibc's bins (kept sorted by size) spans
+32 KiB.  It times them with a small C library
 preloaded into the child (LD_PRELOAD), compiled here with the system's C
 compiler into a temporary directory; glibc systems only.
 
@@ -39,8 +40,6 @@ SHIM = r"""
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
 static long ns[4], calls[4];
-static void *(*next_memmove)(void *, const void *, size_t);
-static void *(*next_memcpy)(void *, const void *, size_t);
 static long now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -50,26 +49,24 @@ void profile_reset(void) { for (int i = 0; i < 4; i++) ns[i] = calls[i] = 0; }
 long profile_ns(int i) { return ns[i]; }
 long profile_calls(int i) { return calls[i]; }
 #define TIMED(k, call) do { long t0 = now(); call; ns[k] += now() - t0; calls[k]++; } while (0)
-void *memmove(void *d, const void *s, size_t n) {
-    void *r;
-    if (!next_memmove) next_memmove = dlsym(RTLD_NEXT, "memmove");
-    if (n < 1024) return next_memmove(d, s, n);
-    TIMED(0, r = next_memmove(d, s, n));
-    return r;
+/* memmove and memcpy alike: the next definition's, timed when large. */
+#define TIMED_COPY(name)                                                  \
+void *name(void *d, const void *s, size_t n) {                            \
+    static void *(*next)(void *, const void *, size_t);                   \
+    void *r;                                                              \
+    if (!next) next = dlsym(RTLD_NEXT, #name);                            \
+    if (n < 1024) return next(d, s, n);                                   \
+    TIMED(0, r = next(d, s, n));                                          \
+    return r;                                                             \
 }
-void *memcpy(void *d, const void *s, size_t n) {
-    void *r;
-    if (!next_memcpy) next_memcpy = dlsym(RTLD_NEXT, "memcpy");
-    if (n < 1024) return next_memcpy(d, s, n);
-    TIMED(0, r = next_memcpy(d, s, n));
-    return r;
-}
+TIMED_COPY(memmove)
+TIMED_COPY(memcpy)
 void *malloc(size_t n) {
     void *r;
     if (n < 1024) return __libc_malloc(n);
     if (n < 32768)
         TIMED(1, r = __libc_malloc(n));
-    else                /* glibc's size-sorted bins start at 32 KiB */
+    else                /* from 32 KiB, glibc's bins are 32 KiB wide */
         TIMED(3, r = __libc_malloc(n));
     return r;
 }
@@ -87,16 +84,19 @@ PLAN = [("switch", 200000), ("switch_value", 200000), ("switch_deep", 100000),
         ("round_robin", 50000), ("churn", 20000), ("gc_alive", 3)]
 
 
-def child(which, rounds):
+def child(which, rounds, shrink):
     import bench
     from cffi import FFI
     ffi = FFI()
     ffi.cdef("void profile_reset(void); long profile_ns(int); long profile_calls(int);")
     lib = ffi.dlopen(None)
-    bench.clock = time.thread_time
-    bench._alive_count[0] = bench.PYPY_SEQUENCE_CAP
+    # The wall clock, as the preloaded library's: the parts it times then
+    # lie inside the switch's own time.
+    bench.clock = time.perf_counter
+    bench._alive_count[0] = bench.PYPY_SEQUENCE_CAP // shrink
     mod = bench.load(which)
-    works = [(w, n) for name, n in PLAN for w in bench.WORKLOADS if w.name == name]
+    works = [(w, max(1, n // shrink)) for name, n in PLAN for w in bench.WORKLOADS
+             if w.name == name]
     for r in range(rounds):
         for work, n in works:
             gc.collect()
@@ -116,10 +116,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--runs", type=int, default=2, help="fresh processes per implementation")
+    ap.add_argument("--quick", action="store_true",
+                    help="every workload 20 times smaller (for tests; not what the README reports)")
     ap.add_argument("--_child", dest="child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    shrink = 20 if args.quick else 1
     if args.child:
-        child(args.child, args.rounds)
+        child(args.child, args.rounds, shrink)
     if not hasattr(sys, "pypy_version_info"):
         sys.exit("deep_switch_profile.py: PyPy only (it profiles PyPy's stacklets)")
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
@@ -139,7 +142,8 @@ def main():
         for run in range(args.runs):
             for which in ("ours", "reference"):
                 subprocess.check_call([sys.executable, os.path.abspath(__file__), "--_child",
-                                       which, "--rounds", str(args.rounds)], env=env)
+                                       which, "--rounds", str(args.rounds)]
+                                      + (["--quick"] if args.quick else []), env=env)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -92,6 +92,29 @@ def test_chain_heap_reports_both_implementations():
             assert float(r[2]) > 0 and r[6].endswith("B"), r     # chain time; heap
 
 
+def test_deep_switch_profile_times_both_implementations():
+    proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(BENCH),
+                                                        "deep_switch_profile.py"),
+                           "--rounds", "2", "--runs", "1", "--quick"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600)
+    if sys.implementation.name != "pypy":
+        # It profiles PyPy's stacklets: elsewhere it must say so and fail.
+        assert proc.returncode != 0 and "PyPy only" in proc.stderr, proc
+        return
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for impl in ("ours", "reference"):
+        rows = [l.split() for l in proc.stdout.splitlines() if l.split()[:1] == [impl]]
+        assert [r[1] for r in rows] == ["1", "2"], proc.stdout
+        for r in rows:
+            switch, memmove, malloc, big, free, mallocs = map(float, r[2:])
+            # A switch 100 frames deep saves and restores stacks of more than
+            # 1 KiB, so the preloaded library saw copies and allocations,
+            # timed by the clock the switch is timed by, inside its time.
+            assert memmove > 0 and mallocs >= 1, r
+            assert memmove + malloc + big + free < switch, r
+
+
 def _hold_floor(*args):
     return subprocess.run([sys.executable, os.path.join(os.path.dirname(BENCH), "hold_floor.py")]
                           + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
