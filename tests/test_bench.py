@@ -76,15 +76,23 @@ def test_pileup_reports_every_round():
     assert all(float(x) > 0 for r in rows for x in r[1:]), proc.stdout
 
 
-def test_chain_heap_reports_both_implementations():
-    proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(BENCH), "chain_heap.py"),
-                           "--rounds", "2", "--links", "2000"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+def _pypy_tool(script, *args):
+    """Runs a PyPy-only bench script: its completed process on PyPy; elsewhere
+    None, once it has said that it is for PyPy only and failed."""
+    proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(BENCH), script)]
+                          + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600)
     if sys.implementation.name != "pypy":
-        # It reads PyPy's GC hooks: elsewhere it must say so and fail.
         assert proc.returncode != 0 and "PyPy only" in proc.stderr, proc
-        return
+        return None
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_chain_heap_reports_both_implementations():
+    proc = _pypy_tool("chain_heap.py", "--rounds", "2", "--links", "2000")
+    if proc is None:
+        return      # it reads PyPy's GC hooks
     for module in ("greenlet_cffi", "greenlet"):
         rows = [l.split() for l in proc.stdout.splitlines() if l.split()[:1] == [module]]
         assert [r[1] for r in rows] == ["1", "2"], proc.stdout
@@ -93,16 +101,9 @@ def test_chain_heap_reports_both_implementations():
 
 
 def test_deep_switch_profile_times_both_implementations():
-    proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(BENCH),
-                                                        "deep_switch_profile.py"),
-                           "--rounds", "2", "--runs", "1", "--quick"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=600)
-    if sys.implementation.name != "pypy":
-        # It profiles PyPy's stacklets: elsewhere it must say so and fail.
-        assert proc.returncode != 0 and "PyPy only" in proc.stderr, proc
-        return
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _pypy_tool("deep_switch_profile.py", "--rounds", "2", "--runs", "1", "--quick")
+    if proc is None:
+        return      # it profiles PyPy's stacklets
     for impl in ("ours", "reference"):
         rows = [l.split() for l in proc.stdout.splitlines() if l.split()[:1] == [impl]]
         assert [r[1] for r in rows] == ["1", "2"], proc.stdout
