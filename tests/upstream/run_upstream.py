@@ -167,7 +167,7 @@ def run_pytest(dest, env, args):
         if re.search(r"\d+ (passed|failed|error|deselected)", line):
             summary = line
         m = re.match(r"(?:FAILED|ERROR) (\S+::\S+)", line)
-        if m:
+        if m and m.group(1) not in failed:      # a test may both fail and error
             failed.append(m.group(1))
     return proc.wait(), summary, failed
 
