@@ -119,3 +119,71 @@ print("after importing tracing", len(compiled), compiled)
     assert out[0] == "warm 0", out
     assert out[1] == "after the first kills 0 []", out
     assert out[2] == "after importing tracing 0 []", out
+
+
+def test_direct_entry_for_runs_that_never_suspend(check_script):
+    # A run whose greenlets always finish gets an entry of its own after
+    # _DIRECT_AFTER starts (a copy of _start calling run directly); once one
+    # of its greenlets suspends, the run goes back to the generic entry.
+    # Values, keywords, exceptions, frames, kills and tracebacks behave the
+    # same through either entry.
+    out = check_script(r"""
+import gc, traceback
+from greenlet_cffi import greenlet, getcurrent, GreenletExit
+from greenlet_cffi import _backend_pypy as B
+main = getcurrent()
+
+def work(x=0, *more, **kw):
+    if x == "park":
+        try:
+            main.switch("parked")
+        except GreenletExit:
+            exits.append(1)
+            raise
+        return "resumed"
+    if x == "boom":
+        raise ValueError("boom")
+    return x, more, kw
+
+exits = []
+code = work.__code__
+for i in range(B._DIRECT_AFTER - 1):
+    assert greenlet(work).switch(i) == (i, (), {})
+print("counting", B._entries[code] == B._DIRECT_AFTER - 1)
+for i in range(500):
+    assert greenlet(work).switch(i) == (i, (), {})
+entry = B._entries[code]
+print("direct", entry is not B._start and entry.__code__ is not B._start.__code__)
+print("values", greenlet(work).switch(), greenlet(work).switch(1, 2, k=3))
+try:
+    greenlet(work).switch("boom")
+except ValueError:
+    names = [f.name for f in traceback.extract_tb(__import__("sys").exc_info()[2])]
+print("traceback", names)
+g = greenlet(work)
+print("suspends", g.switch("park"), g.gr_frame.f_code is code)
+print("generic again", B._entries[code] is B._start)
+print("resumed", g.switch(), g.dead)
+h = greenlet(work)
+h.switch("park")
+del h
+for _ in range(4):
+    gc.collect()
+print("killed", exits)
+for i in range(B._ENTRIES_MAX + 100):
+    ns = {}
+    exec("def f%d(): return %d" % (i, i), ns)
+    assert greenlet(ns["f%d" % i]).switch() == i
+print("bounded", len(B._entries) <= B._ENTRIES_MAX)
+""", timeout=300)
+    assert out == [
+        "counting True",
+        "direct True",
+        "values (0, (), {}) (1, (2,), {'k': 3})",
+        "traceback ['<module>', 'work']",
+        "suspends parked True",
+        "generic again True",
+        "resumed resumed True",
+        "killed [1]",
+        "bounded True",
+    ], out
