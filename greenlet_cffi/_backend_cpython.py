@@ -21,10 +21,10 @@ PLATFORM = ffi.string(lib.gcffi_platform()).decode()
 _entry = None
 
 
-def set_entry(begin, finish, next_run=None):
+def set_entry(begin, finish):
     # The core calls begin(), then run, then finish(result, exc) at the
     # bottom of every new greenlet (csrc/core.c); it wants the address of
-    # the core to go to next.  It has one entry for every run: no next_run.
+    # the core to go to next.
     global _entry
 
     def finish_to_core(result, exc):

@@ -14,15 +14,13 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     layer's object for the thread (CPython hands it to ``fast_switch``).
 ``new_handle()``
     A handle for a greenlet that has not started.
-``set_entry(begin, finish, next_run=None)``
+``set_entry(begin, finish)``
     At the bottom of every new greenlet the backend calls ``begin()``,
     which returns ``(run, args, kwargs)`` (kwargs may be None) or raises;
     then ``run(*args, **kwargs)``; then ``finish(result, exc)`` with what
     run returned or raised (or begin raised), which never raises and
     returns the handle to go to: as if by ``transfer(nxt)``, with the
-    finished greenlet's stack released.  ``next_run()``, if given: the
-    run that begin() will return for the greenlet transfer() is about to
-    start (PyPy picks the entry by it, see _entry; CPython ignores it).
+    finished greenlet's stack released.
 ``transfer(target)``
     From the greenlet running in this thread to ``target``, unstarted or
     suspended, of this thread (the caller checks that; here it is only
@@ -76,10 +74,6 @@ backend for these (same names and meaning in ``_backend_cpython.py``):
     has the slot ``_greenlet__handle`` (else the greenlet class makes it).
     CPython's (C) keeps the handle unseen by the cyclic collector, which
     otherwise read every greenlet's handle object in each collection.
-
-``first_suspend(handle)``
-    PyPy only (the layer calls it where a greenlet first suspends, where
-    it makes its _Reaper): see _entry.
 
 ``bridges_off()`` / ``bridges_on()``
     PyPy only (the layer calls them only where its sweep runs, see
@@ -141,7 +135,6 @@ from sys import _getframe
 # every major collection re-walked that data once per greenlet -- minutes
 # for 10,000.  An opaque call keeps the JIT from specializing on run.
 from pypyjit import residual_call as _opaque_call
-from __pypy__ import identity_dict as _identity_dict
 from pypyjit import set_param as _set_param
 import pypyjit as _pypyjit
 from sys import getrecursionlimit as _getrecursionlimit
@@ -152,8 +145,7 @@ __all__ = ["NAME", "main_handle", "new_handle", "set_entry", "transfer",
            "call_traced", "stack_saved", "trash_delete_nesting",
            "rearm_finalizer", "HIDE_HELPERS", "hidden", "TELLS_PROFILER",
            "wants_c_call", "as_c_call", "fast_getcurrent", "release_record",
-           "c_api", "cold_call", "bridges_off", "bridges_on", "HANDLE_BASE",
-           "first_suspend"]
+           "c_api", "cold_call", "bridges_off", "bridges_on", "HANDLE_BASE"]
 
 NAME = "continulet"
 HANDLE_BASE = None      # greenlet keeps its handle in a slot of its own
@@ -162,8 +154,7 @@ HANDLE_BASE = None      # greenlet keeps its handle in a slot of its own
 class _Handle(continulet):
     # thread: the _Thread it runs in; None until it starts.
     # ctx: its Context while it does not run (None: none yet).
-    # code: its run's code while that may still get a direct entry (_entry).
-    __slots__ = ("thread", "ctx", "code")
+    __slots__ = ("thread", "ctx")
 
 
 class _Thread(object):
@@ -171,16 +162,16 @@ class _Thread(object):
     __slots__ = ("current", "main")
 
 
-_begin = _finish = _next_run = None     # set_entry() stores them
+_begin = _finish = None            # set_entry(begin, finish) stores them
 _tls = threading.local()           # .thread: this thread's _Thread; .telling
 _new = _Handle.__new__
 _init = continulet.__init__
 _switch = continulet.switch
 
 
-def set_entry(begin, finish, next_run=None):
-    global _begin, _finish, _next_run
-    _begin, _finish, _next_run = begin, finish, next_run
+def set_entry(begin, finish):
+    global _begin, _finish
+    _begin, _finish = begin, finish
 
 
 def _spare(main):
@@ -200,7 +191,6 @@ def main_handle(record=None):
     h = _new(_Handle)
     h.thread = t
     h.ctx = None
-    h.code = None
     t.current = t.main = h
     # The original stack runs, so h must hold the spare: start _spare(h),
     # which switches straight back, leaving itself in h.
@@ -216,13 +206,11 @@ def new_handle():
     h = _new(_Handle)
     h.thread = None
     h.ctx = None
-    h.code = None
     return h
 
 
-def _start(self, direct=False):
-    # Bottom of every greenlet's stack; `self` is its handle.  `direct`:
-    # a copy made by _entry for one run's code, which calls run directly.
+def _start(self):
+    # Bottom of every greenlet's stack; `self` is its handle.
     t = self.thread
     try:
         run = args = kwargs = None
@@ -232,16 +220,7 @@ def _start(self, direct=False):
             run, args, kwargs = _begin()
             # No star-call for the common switch() and switch(value): each
             # makes the JIT pack an argument list on every start.
-            if direct:
-                if kwargs:
-                    result = run(*args, **kwargs)
-                elif not args:
-                    result = run()
-                elif len(args) == 1:
-                    result = run(args[0])
-                else:
-                    result = run(*args)
-            elif kwargs:
+            if kwargs:
                 result = _opaque_call(run, *args, **kwargs)
             elif not args:
                 result = _opaque_call(run)
@@ -276,75 +255,6 @@ def _start(self, direct=False):
     # transfer() returns our None), and nxt holds the spare.
     permute(self, nxt)
     return None
-
-
-# The generic _start calls run as a residual call, so that its compiled code
-# is not specialized on the first run it saw (see _opaque_call above).  That
-# call costs a spawn about 0.15 us (0.74 against 0.60 us, PyPy 7.3.11), more
-# than the whole gap to the bundled greenlet.  So a run whose greenlets
-# finish without ever suspending gets, from its _DIRECT_AFTER-th start on,
-# an entry of its own: a copy of _start's code (PyPy compiles per code
-# object), which calls run directly and so is specialized on run's code
-# (PyPy guards a call on the code, not the function: closures share it).
-# Once a greenlet of that code suspends (first_suspend), the code is back
-# on the generic entry for good: a guard failing in a direct entry would
-# leave the greenlet's stack suspended under the JIT's blackhole
-# interpreter, the cliff above.  The generic entry stays the first
-# _DIRECT_AFTER starts of every code, which also gets it compiled before
-# any copy (with copies from the first start, issue 10's program took
-# 0.135 s for its chain and 0.135 s for its collection, against 0.088 and
-# 0.046 s: the generic _start was then first compiled inside the chain).
-_entries = _identity_dict()     # code -> starts so far (int), its copy, or _start
-_last = [(None, None)]          # (code, its entry) last looked up
-_DIRECT_AFTER = 2000
-_ENTRIES_MAX = 1000             # codes counted at most (each is kept alive)
-_module = globals()             # (globals() in a hidden function: its caller's)
-
-
-def _entry(handle, run):
-    """The function handle's continulet starts in, for this run.  Short:
-    the JIT compiles it into every loop that starts greenlets (a longer one
-    pushed such a loop past the JIT's trace limit, which then stopped
-    inlining switch() everywhere); what is not the last code looked up is
-    looked up in a residual call."""
-    # Only plain functions: no other callable's attribute is read (that
-    # could run code of the program in the middle of a switch).  Not
-    # methods either: unwrapping them here was enough to push the loops
-    # of tests/test_pypy_jit_inlining.py past PyPy 8's trace limit.
-    if type(run) is not _FunctionType:
-        return _start
-    code = run.__code__
-    last_code, entry = _last[0]
-    if code is not last_code:
-        return _opaque_call(_look_up, handle, code)
-    if entry is not _start:
-        handle.code = code
-    return entry
-
-
-def _look_up(handle, code):
-    entry = _entries.get(code, 0)
-    if type(entry) is int:
-        if entry < _DIRECT_AFTER:
-            if entry or len(_entries) < _ENTRIES_MAX:
-                _entries[code] = entry + 1
-                handle.code = code
-            return _start
-        entry = _hidden(_FunctionType(_start.__code__.replace(), _module, "_start", (True,)))
-        _entries[code] = entry
-    if entry is not _start:
-        handle.code = code
-    _last[0] = (code, entry)
-    return entry
-
-
-def first_suspend(handle):
-    code = handle.code
-    if code is not None:
-        handle.code = None
-        _entries[code] = _start
-        if _last[0][0] is code:
-            _last[0] = (code, _start)
 
 
 # _room() raises RecursionError unless 12 more Python frames fit.  Twelve
@@ -430,7 +340,7 @@ def transfer(target):
         except RecursionError:
             return -3
         try:
-            _init(target, _start if _next_run is None else _entry(target, _next_run()))
+            _init(target, _start)
         except MemoryError:
             return -1
         target.thread = t

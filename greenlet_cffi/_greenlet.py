@@ -667,7 +667,6 @@ class _Reaper:
 
     def __init__(self, g):
         self.greenlet = g       # None: disarmed (a sweep holds g)
-        _b.first_suspend(g._greenlet__handle)
         if _SWEEP:      # first suspension: watched from now on
             # Forgotten by this __del__, which runs in the collection that
             # finds g garbage (g and its reaper go together), not by a
@@ -1129,11 +1128,6 @@ def _begin():
     return run, args, kwargs or None
 
 
-def _next_run():
-    """What _begin will return as run for the greenlet about to start."""
-    return _tls.state.run
-
-
 def _finish(result, exc):
     """run returned result, or raised exc: hand that to the parent (or
     further up), starting the parent if it never ran; return the handle of
@@ -1317,4 +1311,4 @@ getcurrent = _b.fast_getcurrent(getcurrent, _ThreadState) or getcurrent
 greenlet.getcurrent = staticmethod(getcurrent)
 _name = None
 del _name
-_b.set_entry(_begin, _finish, _next_run)
+_b.set_entry(_begin, _finish)
